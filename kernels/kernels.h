@@ -1,0 +1,96 @@
+/* kernels.h - tensor types and the one kernel dispatch table.
+ *
+ * Every tensor type GGUF defines has a traits row (name, block size, block
+ * bytes).  Types tinfer can compute with also have kernels: a dequantizer,
+ * a quantizer and a dot product against the activation format the type
+ * pairs with (its "vec_dot_type", the same pairing GGUF engines use, so our
+ * rounding matches the reference engine's).
+ *
+ * The portable C kernels in kernels/ref_*.c are the oracle; per-ISA files
+ * may replace table entries at start-up (tf_kernels_init) but must agree
+ * with the reference (exactly on integer paths, to float rounding otherwise).
+ */
+#ifndef TF_KERNELS_H
+#define TF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Type ids are GGUF's (ggml_type) so they can be stored in files as-is. */
+enum tf_type {
+    TF_TYPE_F32 = 0,
+    TF_TYPE_F16 = 1,
+    TF_TYPE_Q4_0 = 2,
+    TF_TYPE_Q4_1 = 3,
+    TF_TYPE_Q5_0 = 6,
+    TF_TYPE_Q5_1 = 7,
+    TF_TYPE_Q8_0 = 8,
+    TF_TYPE_Q8_1 = 9,
+    TF_TYPE_Q2_K = 10,
+    TF_TYPE_Q3_K = 11,
+    TF_TYPE_Q4_K = 12,
+    TF_TYPE_Q5_K = 13,
+    TF_TYPE_Q6_K = 14,
+    TF_TYPE_Q8_K = 15,
+    TF_TYPE_IQ4_NL = 20,
+    TF_TYPE_BF16 = 30,
+    TF_TYPE_COUNT = 40 /* ids >= this are unknown */
+};
+
+#define TF_QK 32    /* block size of the 32-element formats */
+#define TF_QK_K 256 /* block size of the K-quant super-blocks */
+
+typedef struct tf_type_traits {
+    const char *name; /* NULL: id unknown to GGUF */
+    uint32_t blck;    /* elements per block */
+    uint32_t size;    /* bytes per block */
+    bool compute;     /* tinfer computes with it as a weight type.  Q8_1 and
+                       * Q8_K have kernels (tf_kernels_of gives their
+                       * to_float/from_float) but only as activation
+                       * formats: compute is false, vec_dot is NULL. */
+} tf_type_traits;
+
+/* Traits of type id, or NULL when id is not a GGUF type at all.
+ * A non-NULL row with compute == false is a known but unsupported type. */
+const tf_type_traits *tf_type_traits_of(uint32_t id);
+
+/* Name of a type id ("Q4_K"), "unknown" for ids outside GGUF. */
+const char *tf_type_name(uint32_t id);
+
+/* Bytes of a row of n elements of type id; 0 when n is not a whole number
+ * of blocks or the type is unknown. */
+size_t tf_row_size(uint32_t id, int64_t n);
+
+/* n elements of type -> float. n is a multiple of the block size. */
+typedef void (*tf_to_float_fn)(const void *src, float *dst, int64_t n);
+/* n floats -> type (round to nearest as the reference quantizers do). */
+typedef void (*tf_from_float_fn)(const float *src, void *dst, int64_t n);
+/* Dot product of n elements: w in the weight type, a in its vec_dot_type. */
+typedef float (*tf_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+typedef struct tf_type_kernels {
+    tf_to_float_fn to_float;
+    tf_from_float_fn from_float;
+    uint32_t vec_dot_type;
+    tf_vec_dot_fn vec_dot;
+} tf_type_kernels;
+
+/* Pick the best kernels for this CPU.  force_ref keeps the portable ones
+ * (the TINFER_KERNELS=ref environment variable does the same).  Idempotent
+ * and thread-safe; returns the name of the selected ISA level. */
+const char *tf_kernels_init(bool force_ref);
+
+/* Kernels of type id (NULL if it has none).  tf_kernels_init must have run. */
+const tf_type_kernels *tf_kernels_of(uint32_t id);
+
+/* The portable reference table, whatever the CPU (for tests). */
+const tf_type_kernels *tf_kernels_ref_of(uint32_t id);
+
+/* Half-precision conversions (exact IEEE rounding, round to nearest even). */
+float tf_f16_to_f32(uint16_t h);
+uint16_t tf_f32_to_f16(float f);
+float tf_bf16_to_f32(uint16_t h);
+uint16_t tf_f32_to_bf16(float f);
+
+#endif

@@ -1,0 +1,400 @@
+/* backend_cpu.c - runs a planned graph on the CPU.
+ *
+ * All threads of the pool walk the node list together; each operation is
+ * split so that every output element is computed by exactly one thread in
+ * a fixed order, which makes results identical for any thread count.
+ * Threads meet at a barrier after each phase.  Matrix products go through
+ * the kernel table (kernels/): activations are quantized once per matmul
+ * to the weight type's vec_dot_type, then every weight row is dotted with
+ * every live token row.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_cpu.h"
+
+#define MAX_THREADS 256
+
+float *tf_cpu_node_out(cpu_state *s, int i)
+{
+    return (float *)((char *)s->arena + s->c->graph.nodes[i].offset);
+}
+
+/* Rows this node processes: nodes after LAST_ROW see only the wanted rows. */
+static int32_t rows_of(cpu_state *s, int i)
+{
+    return i >= s->c->graph.tail_from ? s->run->n_out : s->run->n_tokens;
+}
+
+void tf_cpu_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi)
+{
+    int64_t per = (n + nth - 1) / nth;
+    *lo = per * ith < n ? per * ith : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+/* ---- elementwise and row ops ---------------------------------------- */
+
+static void op_embed(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
+{
+    const tf_type_kernels *k = tf_kernels_of(nd->w->type);
+    int64_t lo, hi;
+    tf_cpu_split(T, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++) {
+        const uint8_t *row = (const uint8_t *)nd->w->data + (size_t)s->run->tokens[t] * nd->w->row_bytes;
+        k->to_float(row, out + t * nd->ne0, nd->ne0);
+    }
+}
+
+static void op_rms_norm(const tf_node *nd, const float *x, float *out, int32_t T, int ith, int nth)
+{
+    const float *w = nd->w->data;
+    int64_t n = nd->ne0, lo, hi;
+    tf_cpu_split(T, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++) {
+        const float *xr = x + t * n;
+        double ss = 0;
+        for (int64_t i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
+        float scale = 1.0f / sqrtf((float)(ss / n) + nd->fp[0]);
+        for (int64_t i = 0; i < n; i++) out[t * n + i] = xr[i] * scale * w[i];
+    }
+}
+
+static void op_add(const float *a, const float *b, float *out, int64_t n, int ith, int nth)
+{
+    int64_t lo, hi;
+    tf_cpu_split(n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+}
+
+static void op_swiglu(const float *g, const float *u, float *out, int64_t n, int ith, int nth)
+{
+    int64_t lo, hi;
+    tf_cpu_split(n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* YaRN ramp between the correction dims (1 inside low, 0 beyond high). */
+static float yarn_ramp(float low, float high, int i0)
+{
+    float y = (i0 / 2 - low) / fmaxf(0.001f, high - low);
+    return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+}
+
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base)
+{
+    return n_dims * logf(n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
+}
+
+static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
+                    int ith, int nth)
+{
+    const tf_hparams *hp = &s->c->m->hp;
+    int mode = nd->ip[0], hd = nd->ip[1], nh = nd->ip[2], n_rot = nd->ip[3];
+    float theta_scale = powf(hp->rope_base, -2.0f / n_rot);
+    float freq_scale = hp->rope_freq_scale, ext = 0.0f, mscale = 1.0f;
+    float corr[2] = {0, 0};
+    if (hp->rope_scaling == TF_ROPE_SCALING_YARN) {
+        ext = hp->yarn_ext_factor;
+        mscale = hp->yarn_attn_factor;
+        corr[0] = fmaxf(0, floorf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_fast, hp->rope_base)));
+        corr[1] = fminf(n_rot - 1, ceilf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_slow, hp->rope_base)));
+    }
+    int64_t lo, hi;
+    tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
+    for (int64_t th = lo; th < hi; th++) {
+        int64_t t = th / nh, h = th % nh;
+        const float *src = x + t * nd->ne0 + h * hd;
+        float *dst = out + t * nd->ne0 + h * hd;
+        float theta = (float)(s->run->n_past + t);
+        for (int i0 = 0; i0 < n_rot; i0 += 2) {
+            float interp = freq_scale * theta, th_used = interp, ms = mscale;
+            if (ext != 0.0f) {
+                float mix = yarn_ramp(corr[0], corr[1], i0) * ext;
+                th_used = interp * (1 - mix) + theta * mix;
+                ms *= 1.0f + 0.1f * logf(1.0f / freq_scale);
+            }
+            float c = cosf(th_used) * ms, sn = sinf(th_used) * ms;
+            int a = mode == TF_ROPE_NEOX ? i0 / 2 : i0;
+            int b = mode == TF_ROPE_NEOX ? i0 / 2 + n_rot / 2 : i0 + 1;
+            float x0 = src[a], x1 = src[b];
+            dst[a] = x0 * c - x1 * sn;
+            dst[b] = x0 * sn + x1 * c;
+            theta *= theta_scale;
+        }
+        for (int i = n_rot; i < hd; i++) dst[i] = src[i];
+    }
+}
+
+/* ---- matrix products -------------------------------------------------- */
+
+/* Quantize rows [0, n_rows) of x (row length k) into buf as type vdt. */
+void tf_cpu_quantize_rows(const float *x, int64_t k, int64_t n_rows, uint32_t vdt, uint8_t *buf,
+                          int ith, int nth)
+{
+    const tf_type_kernels *qk = tf_kernels_of(vdt);
+    size_t rb = tf_row_size(vdt, k);
+    int64_t lo, hi;
+    tf_cpu_split(n_rows, ith, nth, &lo, &hi);
+    for (int64_t r = lo; r < hi; r++) qk->from_float(x + r * k, buf + r * rb, k);
+}
+
+/* out[t][r] = w[r] . act[t] for rows r in [r0, r1), tokens t in [0, T). */
+void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, size_t act_rb,
+                     int64_t r0, int64_t r1, int32_t T, float *out, int64_t out_stride,
+                     const float *bias)
+{
+    const tf_type_kernels *k = tf_kernels_of(w->type);
+    int64_t K = w->ne[0];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = wdata + (size_t)r * w->row_bytes;
+        float b = bias ? bias[r] : 0.0f;
+        for (int32_t t = 0; t < T; t++)
+            out[t * out_stride + r] = k->vec_dot(K, wr, (const uint8_t *)act + t * act_rb) + b;
+    }
+}
+
+const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t T, uint32_t wtype,
+                               size_t *rb, int ith, int nth)
+{
+    uint32_t vdt = tf_kernels_of(wtype)->vec_dot_type;
+    *rb = tf_row_size(vdt, K);
+    if (vdt == TF_TYPE_F32) return x;
+    tf_cpu_quantize_rows(x, K, T, vdt, s->qbuf, ith, nth);
+    tf_pool_barrier(s->pool);
+    return s->qbuf;
+}
+
+static void op_matmul(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
+                      int ith, int nth)
+{
+    size_t rb;
+    const void *act = tf_cpu_prepare_act(s, x, nd->w->ne[0], T, nd->w->type, &rb, ith, nth);
+    int64_t lo, hi;
+    tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
+    tf_cpu_dot_rows(nd->w, nd->w->data, act, rb, lo, hi, T, out, nd->ne0,
+             nd->w2 ? (const float *)nd->w2->data : NULL);
+}
+
+/* ---- attention ------------------------------------------------------- */
+
+static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const float *v, int32_t T,
+                     int ith, int nth)
+{
+    const tf_hparams *hp = &s->c->m->hp;
+    int64_t n = (int64_t)hp->n_head_kv * hp->head_dim, lo, hi;
+    tf_cpu_split(T, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++) {
+        size_t row = (size_t)(s->run->n_past + t);
+        uint8_t *kd = (uint8_t *)s->k_cache[nd->il] + row * s->kv_row_bytes;
+        uint8_t *vd = (uint8_t *)s->v_cache[nd->il] + row * s->kv_row_bytes;
+        if (s->kv_f16) {
+            for (int64_t i = 0; i < n; i++) {
+                ((uint16_t *)kd)[i] = tf_f32_to_f16(k[t * n + i]);
+                ((uint16_t *)vd)[i] = tf_f32_to_f16(v[t * n + i]);
+            }
+        } else {
+            memcpy(kd, k + t * n, (size_t)n * sizeof(float));
+            memcpy(vd, v + t * n, (size_t)n * sizeof(float));
+        }
+    }
+}
+
+static float kv_at(const cpu_state *s, const void *row, int64_t i)
+{
+    return s->kv_f16 ? tf_f16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+/* One query head of one token against positions [0, n_kv). */
+static void attend_head(cpu_state *s, int il, int kvh, const float *q, int64_t n_kv, float *out,
+                        float *scores, float *qr)
+{
+    const tf_hparams *hp = &s->c->m->hp;
+    int hd = hp->head_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    /* The reference engine rounds q (and the probabilities) to the cache's
+     * F16 before its F16 products; doing the same keeps logits closest. */
+    for (int d = 0; d < hd; d++) qr[d] = s->kv_f16 ? tf_f16_to_f32(tf_f32_to_f16(q[d])) : q[d];
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n_kv; j++) {
+        const uint8_t *kr = (const uint8_t *)s->k_cache[il] + (size_t)j * s->kv_row_bytes;
+        float dot = 0;
+        for (int d = 0; d < hd; d++) dot += qr[d] * kv_at(s, kr, (int64_t)kvh * hd + d);
+        scores[j] = dot * scale;
+        if (scores[j] > mx) mx = scores[j];
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < n_kv; j++) {
+        scores[j] = expf(scores[j] - mx);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int d = 0; d < hd; d++) out[d] = 0;
+    for (int64_t j = 0; j < n_kv; j++) {
+        float p = scores[j] * inv;
+        if (s->kv_f16) p = tf_f16_to_f32(tf_f32_to_f16(p));
+        const uint8_t *vr = (const uint8_t *)s->v_cache[il] + (size_t)j * s->kv_row_bytes;
+        for (int d = 0; d < hd; d++) out[d] += p * kv_at(s, vr, (int64_t)kvh * hd + d);
+    }
+}
+
+static void op_attn(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
+{
+    const tf_hparams *hp = &s->c->m->hp;
+    const float *q = tf_cpu_node_out(s, nd->src[0]);
+    store_kv(s, nd, tf_cpu_node_out(s, nd->src[1]), tf_cpu_node_out(s, nd->src[2]), T, ith, nth);
+    tf_pool_barrier(s->pool);
+    int nh = hp->n_head, hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float *scores = s->scratch + (size_t)ith * s->scratch_stride;
+    float *qr = scores + s->c->n_ctx;
+    int64_t lo, hi;
+    tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
+    for (int64_t th = lo; th < hi; th++) {
+        int64_t t = th / nh, h = th % nh;
+        attend_head(s, nd->il, (int)(h / group), q + t * nd->ne0 + h * hd,
+                    s->run->n_past + t + 1, out + t * nd->ne0 + h * hd, scores, qr);
+    }
+}
+
+/* ---- the node loop --------------------------------------------------- */
+
+static void run_node(cpu_state *s, int i, int ith, int nth)
+{
+    const tf_node *nd = &s->c->graph.nodes[i];
+    float *out = tf_cpu_node_out(s, i);
+    int32_t T = rows_of(s, i);
+    const float *a = nd->src[0] >= 0 ? tf_cpu_node_out(s, nd->src[0]) : NULL;
+    const float *b = nd->src[1] >= 0 ? tf_cpu_node_out(s, nd->src[1]) : NULL;
+    switch (nd->op) {
+    case TF_OP_EMBED: op_embed(s, nd, out, T, ith, nth); break;
+    case TF_OP_RMS_NORM: op_rms_norm(nd, a, out, T, ith, nth); break;
+    case TF_OP_MATMUL: op_matmul(s, nd, a, out, T, ith, nth); break;
+    case TF_OP_ADD: op_add(a, b, out, nd->ne0 * T, ith, nth); break;
+    case TF_OP_ROPE: op_rope(s, nd, a, out, T, ith, nth); break;
+    case TF_OP_ATTN: op_attn(s, nd, out, T, ith, nth); break;
+    case TF_OP_SWIGLU: op_swiglu(a, b, out, nd->ne0 * T, ith, nth); break;
+    case TF_OP_LAST_ROW:
+        if (ith == 0) {
+            int32_t from = s->run->n_tokens - s->run->n_out;
+            memmove(out, a + (int64_t)from * nd->ne0, (size_t)(nd->ne0 * s->run->n_out) * sizeof(float));
+        }
+        break;
+    case TF_OP_MOE_GATE: tf_cpu_moe_gate(nd, a, out, T, ith, nth); break;
+    case TF_OP_MOE_FFN: tf_cpu_moe_ffn(s, nd, a, b, out, T, ith, nth); break;
+    case TF_OP_SIGMOID_GATE: tf_cpu_sigmoid_gate(a, b, out, nd->ne0, T, ith, nth); break;
+    }
+}
+
+static void run_graph(void *arg, int ith, int nth)
+{
+    cpu_state *s = arg;
+    for (int i = 0; i < s->c->graph.n; i++) {
+        run_node(s, i, ith, nth);
+        tf_pool_barrier(s->pool);
+    }
+}
+
+static tf_status cpu_compute(tf_context *c, const tf_run *r)
+{
+    cpu_state *s = c->be_state;
+    s->c = c;
+    s->run = r;
+    tf_pool_run(s->pool, run_graph, s);
+    const tf_graph *g = &c->graph;
+    memcpy(r->logits, tf_cpu_node_out(s, g->out),
+           (size_t)r->n_out * (size_t)g->nodes[g->out].ne0 * sizeof(float));
+    return TF_OK;
+}
+
+/* Bytes of quantized activations and MoE rows the graph can need. */
+static void scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_floats,
+                          size_t *route_ints)
+{
+    const tf_graph *g = &c->graph;
+    *qbytes = 0;
+    *moe_floats = 0;
+    *route_ints = 0;
+    for (int i = 0; i < g->n; i++) {
+        const tf_node *nd = &g->nodes[i];
+        size_t need = 0;
+        if (nd->op == TF_OP_MATMUL) {
+            need = tf_row_size(tf_kernels_of(nd->w->type)->vec_dot_type, nd->w->ne[0]) * (size_t)g->n_max;
+        } else if (nd->op == TF_OP_MOE_FFN) {
+            tf_cpu_moe_needs(g, nd, c->m->hp.n_expert_used, qbytes, moe_floats, route_ints);
+        }
+        if (need > *qbytes) *qbytes = need;
+    }
+}
+
+static void cpu_free(tf_context *c)
+{
+    cpu_state *s = c->be_state;
+    if (!s) return;
+    tf_pool_free(s->pool);
+    if (s->k_cache)
+        for (int il = 0; il < c->m->hp.n_layer; il++) {
+            free(s->k_cache[il]);
+            free(s->v_cache[il]);
+        }
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->arena);
+    free(s->qbuf);
+    free(s->moe_buf);
+    free(s->moe_route);
+    free(s->scratch);
+    free(s);
+    c->be_state = NULL;
+}
+
+static void cpu_clear(tf_context *c)
+{
+    cpu_state *s = c->be_state;
+    if (!s || !s->k_cache) return;
+    size_t bytes = s->kv_row_bytes * c->n_ctx;
+    for (int il = 0; il < c->m->hp.n_layer; il++) {
+        if (s->k_cache[il]) memset(s->k_cache[il], 0, bytes);
+        if (s->v_cache[il]) memset(s->v_cache[il], 0, bytes);
+    }
+    if (s->arena) memset(s->arena, 0, c->graph.arena_bytes);
+}
+
+static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
+{
+    const tf_hparams *hp = &c->m->hp;
+    cpu_state *s = calloc(1, sizeof *s);
+    if (!s) goto oom;
+    c->be_state = s;
+    int nt = c->p.n_threads;
+    if (nt > MAX_THREADS) nt = MAX_THREADS;
+    s->pool = tf_pool_new(nt);
+    s->kv_f16 = c->p.kv_type == TF_KV_F16;
+    s->kv_row_bytes = (size_t)hp->n_head_kv * hp->head_dim * (s->kv_f16 ? 2 : 4);
+    s->k_cache = calloc((size_t)hp->n_layer, sizeof *s->k_cache);
+    s->v_cache = calloc((size_t)hp->n_layer, sizeof *s->v_cache);
+    s->arena = calloc(1, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
+    size_t qbytes, moe_floats, route_ints;
+    scratch_needs(c, &qbytes, &moe_floats, &route_ints);
+    s->qbuf = malloc(qbytes ? qbytes : 64);
+    s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
+    s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
+    s->scratch_stride = (size_t)c->n_ctx + (size_t)hp->head_dim + 16;
+    s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
+    if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
+        !s->moe_route || !s->scratch)
+        goto oom;
+    for (int il = 0; il < hp->n_layer; il++) {
+        s->k_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);
+        s->v_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);
+        if (!s->k_cache[il] || !s->v_cache[il]) goto oom;
+    }
+    return TF_OK;
+oom:
+    tf_errf(err, errlen, "out of memory allocating the CPU backend's buffers (KV cache %zu bytes/layer)",
+            s ? s->kv_row_bytes * c->n_ctx * 2 : 0);
+    cpu_free(c);
+    return TF_ERR_NOMEM;
+}
+
+const tf_backend_ops tf_backend_cpu = {"cpu", cpu_init, cpu_compute, cpu_clear, cpu_free};

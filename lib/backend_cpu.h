@@ -1,0 +1,64 @@
+/* backend_cpu.h - state and helpers shared by the CPU backend's files
+ * (backend_cpu.c: dense ops and the node loop; backend_cpu_moe.c: experts). */
+#ifndef TF_BACKEND_CPU_H
+#define TF_BACKEND_CPU_H
+
+#include <stdatomic.h>
+
+#include "exec.h"
+#include "threadpool.h"
+
+typedef struct cpu_state {
+    tf_pool *pool;
+    float *arena;
+    void **k_cache, **v_cache; /* per layer: [n_ctx][n_head_kv * head_dim] */
+    size_t kv_row_bytes;
+    bool kv_f16;
+    uint8_t *qbuf;             /* quantized activations */
+    size_t qbuf_bytes;
+    float *moe_buf;            /* MoE SwiGLU rows [T * k * n_ff] */
+    int32_t *moe_route;        /* MoE batch grouped by expert (backend_cpu_moe.c) */
+    float *scratch;            /* per thread: n_ctx scores + head_dim */
+    size_t scratch_stride;
+    /* The run in flight (set by compute). */
+    tf_context *c;
+    const tf_run *run;
+} cpu_state;
+
+
+/* [lo, hi) of n items for thread ith of nth (contiguous chunks). */
+void tf_cpu_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi);
+float *tf_cpu_node_out(cpu_state *s, int i);
+/* Rows [0, n_rows) of x (row length k) -> type vdt in buf, split by thread. */
+void tf_cpu_quantize_rows(const float *x, int64_t k, int64_t n_rows, uint32_t vdt, uint8_t *buf,
+                          int ith, int nth);
+/* out[t*out_stride + r] = w_r . act_t (+ bias[r]) for r in [r0, r1), t < T. */
+void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, size_t act_rb,
+                     int64_t r0, int64_t r1, int32_t T, float *out, int64_t out_stride,
+                     const float *bias);
+/* Quantize T rows of x for weights of type wtype into the shared buffer
+ * (all threads take part; ends with a barrier).  Returns the rows and
+ * their stride in *rb. */
+const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t T, uint32_t wtype,
+                               size_t *rb, int ith, int nth);
+
+static inline size_t tf_cpu_align64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* Debug counter: bytes of routed-expert weight rows (gate, up, down) the
+ * MoE FFN has dotted, each row counted once per batch.  Tests reset it and
+ * check that decoding reads only the k selected experts. */
+extern _Atomic uint64_t tf_cpu_moe_bytes_read;
+
+void tf_cpu_moe_gate(const tf_node *nd, const float *logits, float *out, int32_t T, int ith,
+                     int nth);
+void tf_cpu_moe_ffn(cpu_state *s, const tf_node *nd, const float *x, const float *gate, float *out,
+                    int32_t T, int ith, int nth);
+/* out = x * sigmoid(gate[t]) per token t (gate is [1, T]). */
+void tf_cpu_sigmoid_gate(const float *x, const float *gate, float *out, int64_t ne0, int32_t T,
+                         int ith, int nth);
+/* Grow *qbytes (quantized activations), *moe_floats (moe_buf) and
+ * *route_ints (moe_route) to what MOE_FFN node nd needs. */
+void tf_cpu_moe_needs(const tf_graph *g, const tf_node *nd, int k, size_t *qbytes,
+                      size_t *moe_floats, size_t *route_ints);
+
+#endif

@@ -1,0 +1,40 @@
+/* internal.h - helpers shared by the library's modules (not installed). */
+#ifndef TF_INTERNAL_H
+#define TF_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include "tinfer.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+#define TF_ERRLEN 512
+
+/* Thread-local "last error" behind tf_last_error() and, since a model is
+ * shared between threads, behind tf_model_error() too. */
+void tf_set_last_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* snprintf into a caller's err buffer; NULL-safe. */
+void tf_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checked arithmetic: return false on overflow. */
+static inline bool tf_add_u64(uint64_t a, uint64_t b, uint64_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+static inline bool tf_mul_u64(uint64_t a, uint64_t b, uint64_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+
+/* Accessors the API modules use on a model (lib/model.c). */
+const tf_tokenizer *tf_model_tokenizer(const tf_model *m);
+const tf_gguf *tf_model_gguf(const tf_model *m);
+/* tokenizer.chat_template, NULL when absent. Not NUL-terminated: len. */
+const char *tf_model_chat_template(const tf_model *m, size_t *len);
+
+#endif

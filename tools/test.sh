@@ -1,0 +1,14 @@
+#!/bin/sh
+# The README's second command (and CI's): install what is missing, fetch the
+# default model for the end-to-end test, then the tests, plain and under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+set -eu
+cd "$(dirname "$0")/.."
+tools/deps.sh test
+if model=$(tools/fetch-model.sh); then
+  export TINFER_MODEL="$model"
+else
+  echo "test: could not fetch the default model; the real-model test will fail" >&2
+fi
+make -j"$(nproc)" check
+make -j"$(nproc)" asan
