@@ -1,8 +1,11 @@
 # tinfer - build with `make`; `make check` runs the tests; `make asan` runs
-# them under AddressSanitizer + UndefinedBehaviorSanitizer.
+# them under AddressSanitizer + UndefinedBehaviorSanitizer; `make tsan` runs
+# the concurrency test under ThreadSanitizer; `make fuzz` runs the libFuzzer
+# targets (clang) for FUZZ_SECONDS each.
 #
 # Layout of the build: build/ (release) and build-asan/ (sanitized) hold
-# objects, libtinfer.a, libtinfer.so.$(SOVER) and the tinfer binary.
+# objects, libtinfer.a, libtinfer.so.$(SOVER) and the tinfer binary;
+# build-tsan/ and build-fuzz/ the ThreadSanitizer and libFuzzer builds.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -53,9 +56,16 @@ $(BUILD)/libtinfer.so: $(LIB_OBJ)
 $(BUILD)/tinfer: $(CLI_OBJ) $(BUILD)/libtinfer.a
 	$(CC) $(SAN) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libtinfer.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libtinfer.a
+# Per-test link flags: LDFLAGS_<test name>.  test_oom and test_private
+# wrap the allocator (GNU ld --wrap also rewrites the calls inside
+# libtinfer.a's objects, which are linked statically).
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free
+LDFLAGS_test_oom := $(WRAP_ALLOC)
+LDFLAGS_test_private := $(WRAP_ALLOC)
+
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h tests/fuzz/*.c tests/fuzz/*.h) $(BUILD)/libtinfer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libtinfer.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libtinfer.a -lcmocka $(LDLIBS) $(LDFLAGS_$*)
 
 tests: $(TESTS) $(BUILD)/tinfer
 
@@ -74,6 +84,59 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  TEST_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 TINFER_SLOW=1"
 
+# ThreadSanitizer: several threads, each with its own context on one shared
+# model, generate at once (tests/test_threads.c).
+tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
+	  build-tsan/tests/test_threads
+	@test -d "$(SHARED)" || { echo "error: reference data not found at $(SHARED) (set SHARED=)"; exit 1; }
+	TINFER_SHARED="$(SHARED)" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  build-tsan/tests/test_threads
+
+# libFuzzer targets (tests/fuzz/, see tests/FUZZING.md), built with clang
+# under ASan + UBSan into build-fuzz/ and run FUZZ_SECONDS each from the
+# committed seeds (tests/fuzz/corpus/<t>/) and regression inputs
+# (tests/fuzz/regress/<t>/); what they find goes to build-fuzz/corpus/<t>/,
+# crashes to build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := gguf model tokenizer chat sampler
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtinfer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -fsanitize=fuzzer -Itests -o $@ $< $(BUILD)/libtinfer.a $(LDLIBS)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@test -d "$(SHARED)" || { echo "error: reference data not found at $(SHARED) (set SHARED=)"; exit 1; }
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t build-fuzz/crashes; \
+	  dirs="build-fuzz/corpus/$$t tests/fuzz/corpus/$$t"; \
+	  [ -d tests/fuzz/regress/$$t ] && dirs="$$dirs tests/fuzz/regress/$$t"; \
+	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
+	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s (log build-fuzz/fuzz_$$t.log)"; \
+	  if TINFER_SHARED="$(SHARED)" $(FUZZ_ENV) build-fuzz/fuzz/fuzz_$$t $$dict \
+	       -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	       -artifact_prefix=build-fuzz/crashes/$$t- $$dirs >build-fuzz/fuzz_$$t.log 2>&1; then \
+	    grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/fuzz_$$t.log; \
+	  else \
+	    fail=1; tail -n 60 build-fuzz/fuzz_$$t.log; \
+	  fi; \
+	done; \
+	if [ $$fail = 0 ]; then echo "all fuzz targets ran clean"; else echo "FUZZING FOUND A CRASH (build-fuzz/crashes/)"; exit 1; fi
+
+# Rewrites the committed seed corpus (deterministic; see tests/fuzz/mkcorpus.c).
+fuzz-corpus: $(BUILD)/libtinfer.a
+	@mkdir -p $(BUILD)/fuzz
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $(BUILD)/fuzz/mkcorpus tests/fuzz/mkcorpus.c \
+	  $(BUILD)/libtinfer.a $(LDLIBS)
+	$(BUILD)/fuzz/mkcorpus tests/fuzz/corpus
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/tinfer.h $(DESTDIR)$(PREFIX)/include/
@@ -84,7 +147,10 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/tinfer.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tinfer.pc
 
-clean:
-	rm -rf build build-asan
+bench-tokenize: all
+	bench/bench_tokenize.sh -r 5
 
-.PHONY: all tests check asan install clean
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+.PHONY: all tests check asan tsan fuzz fuzz-build fuzz-corpus install clean
