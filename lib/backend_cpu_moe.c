@@ -91,6 +91,16 @@ static void build_routes(const float *gate, int32_t T, int k, int n_exp, int32_t
         for (int j = 0; j < k; j++) list[cur[(int)gate[t * 2 * k + j]]++] = t * k + j;
 }
 
+/* Rows per block: a block of weight rows (about 32 KiB) stays in cache
+ * while every token routed to the expert is dotted with it, so weights
+ * come from memory once per batch and each activation row is loaded once
+ * per block rather than once per row. */
+static int64_t block_rows(size_t row_bytes)
+{
+    int64_t n = (int64_t)(32768 / (row_bytes ? row_bytes : 1));
+    return n < 1 ? 1 : n;
+}
+
 /* h[(t*k + j) * ff + r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t) for the
  * rows r of this thread, e = token t's j-th expert.  Returns the weight
  * bytes read. */
@@ -106,14 +116,17 @@ static uint64_t gate_up(const tf_node *nd, const int32_t *off, int n_exp, int k,
     for (int e = 0; e < n_exp; e++) {
         if (off[e] == off[e + 1] || lo >= hi) continue;
         const uint8_t *ge = expert_data(wg, e), *ue = expert_data(wu, e);
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *gr = ge + (size_t)r * wg->row_bytes;
-            const uint8_t *ur = ue + (size_t)r * wu->row_bytes;
+        int64_t rblk = block_rows(wg->row_bytes + wu->row_bytes);
+        for (int64_t r0 = lo; r0 < hi; r0 += rblk) {
+            int64_t r1 = r0 + rblk < hi ? r0 + rblk : hi;
             for (int32_t i = off[e]; i < off[e + 1]; i++) {
                 int32_t tj = list[i], t = tj / k;
-                float g = kg->vec_dot(K, gr, ag + (size_t)t * rbg);
-                float u = ku->vec_dot(K, ur, au + (size_t)t * rbu);
-                h[(int64_t)tj * ff + r] = g / (1.0f + expf(-g)) * u;
+                const uint8_t *at = ag + (size_t)t * rbg, *bt = au + (size_t)t * rbu;
+                for (int64_t r = r0; r < r1; r++) {
+                    float g = kg->vec_dot(K, ge + (size_t)r * wg->row_bytes, at);
+                    float u = ku->vec_dot(K, ue + (size_t)r * wu->row_bytes, bt);
+                    h[(int64_t)tj * ff + r] = g / (1.0f + expf(-g)) * u;
+                }
             }
         }
         bytes += (uint64_t)(hi - lo) * (wg->row_bytes + wu->row_bytes);
@@ -138,12 +151,16 @@ static uint64_t down(const tf_node *nd, const int32_t *off, int n_exp, int k, co
     for (int e = 0; e < n_exp; e++) {
         if (off[e] == off[e + 1]) continue;
         const uint8_t *de = expert_data(wd, e);
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *dr = de + (size_t)r * wd->row_bytes;
+        int64_t rblk = block_rows(wd->row_bytes);
+        for (int64_t r0 = lo; r0 < hi; r0 += rblk) {
+            int64_t r1 = r0 + rblk < hi ? r0 + rblk : hi;
             for (int32_t i = off[e]; i < off[e + 1]; i++) {
                 int32_t tj = list[i], t = tj / k, j = tj % k;
                 float wgt = gate[(int64_t)t * 2 * k + k + j];
-                out[t * n_embd + r] += wgt * kd->vec_dot(ff, dr, act + (size_t)tj * rb);
+                const uint8_t *at = act + (size_t)tj * rb;
+                float *o = out + t * n_embd;
+                for (int64_t r = r0; r < r1; r++)
+                    o[r] += wgt * kd->vec_dot(ff, de + (size_t)r * wd->row_bytes, at);
             }
         }
         bytes += (uint64_t)(hi - lo) * wd->row_bytes;

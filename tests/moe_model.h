@@ -21,7 +21,9 @@ typedef struct mm_spec {
     int n_embd, n_layer, n_head, n_head_kv, n_vocab, n_ctx;
     int n_ff;                 /* dense FFN rows (and feed_forward_length) */
     int n_expert, n_expert_used, n_ff_exp;
-    int n_ff_shexp;           /* qwen2moe: rows of the shared expert */
+    int n_ff_shexp;           /* rows of the shared expert (0: none) */
+    int n_expert_shared;      /* > 0: write expert_shared_count */
+    bool no_shexp_gate;       /* leave out ffn_gate_inp_shexp */
     uint32_t wtype;           /* type of every matrix: F32, F16, Q8_0... */
     uint64_t seed;
     /* Generic keys, written only when set: gating_func > 0,
@@ -136,6 +138,8 @@ static inline void mm_hparams(mm_model *mm)
     }
     if (sp->n_ff_shexp)
         gw_set_u32(g, mm_key(mm, "expert_shared_feed_forward_length"), (uint64_t)sp->n_ff_shexp);
+    if (sp->n_expert_shared)
+        gw_set_u32(g, mm_key(mm, "expert_shared_count"), (uint64_t)sp->n_expert_shared);
     if (sp->gating_func > 0)
         gw_set_u32(g, mm_key(mm, "expert_gating_func"), (uint64_t)sp->gating_func);
     if (sp->weights_norm >= 0)
@@ -186,7 +190,8 @@ static inline void mm_layer(mm_model *mm, uint64_t *rng, int il)
     MM_T("ffn_down_exps.weight", t, 3, ff, e, ne, 0, 1.7f / sqrtf((float)ff));
     if (sp->n_ff_shexp) {
         int64_t fs = sp->n_ff_shexp;
-        MM_T("ffn_gate_inp_shexp.weight", TF_TYPE_F32, 1, e, 1, 1, 0, 2 * a);
+        if (!sp->no_shexp_gate)
+            MM_T("ffn_gate_inp_shexp.weight", TF_TYPE_F32, 1, e, 1, 1, 0, 2 * a);
         MM_T("ffn_gate_shexp.weight", t, 2, e, fs, 1, 0, a);
         MM_T("ffn_up_shexp.weight", t, 2, e, fs, 1, 0, a);
         MM_T("ffn_down_shexp.weight", t, 2, fs, e, 1, 0, 1.7f / sqrtf((float)fs));

@@ -66,7 +66,9 @@ static void test_install_and_example(void **state)
              "if command -v c++ >/dev/null; then echo '#include <tinfer.h>\nint main(){return tf_version()[0]==0;}' "
              "| c++ -x c++ -I%s/include -fsyntax-only -; fi", prefix);
     assert_int_equal(run_cmd(cmd, NULL, 0), 0);
-    snprintf(cmd, sizeof cmd, "%s/generate %s 'Once upon a time' 12", prefix, tiny());
+    /* Installed outside the loader's path: the shared library needs its dir. */
+    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH=%s/lib %s/generate %s 'Once upon a time' 12", prefix, prefix,
+             tiny());
     assert_int_equal(run_cmd(cmd, a, sizeof a), 0);
     snprintf(cmd, sizeof cmd, "%s run -m %s -p 'Once upon a time' --temp 0 -n 12 2>/dev/null", tu_bin(), tiny());
     assert_int_equal(run_cmd(cmd, b, sizeof b), 0);

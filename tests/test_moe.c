@@ -232,8 +232,9 @@ static void ref_moe(const mm_model *mm, int il, const double *h, double *y, ref_
     matvec(W(mm, il, "ffn_up_shexp.weight"), NULL, h, e, fs, u);
     for (int i = 0; i < fs; i++) a[i] = silu(g[i]) * u[i];
     matvec(W(mm, il, "ffn_down_shexp.weight"), NULL, a, fs, e, d);
-    double gl;
-    matvec(W(mm, il, "ffn_gate_inp_shexp.weight"), NULL, h, e, 1, &gl);
+    double gl = INFINITY; /* no gate vector: the shared expert counts fully */
+    if (W(mm, il, "ffn_gate_inp_shexp.weight"))
+        matvec(W(mm, il, "ffn_gate_inp_shexp.weight"), NULL, h, e, 1, &gl);
     for (int i = 0; i < e; i++) y[i] += d[i] / (1 + exp(-gl));
 }
 
@@ -400,6 +401,12 @@ static void test_ref_generic_keys(void **state)
     sp = small_spec("qwen2moe", TF_TYPE_F32, 15);
     sp.weights_norm = 1;
     check_against_reference(&sp);
+    /* expert_shared_count on a llama file: an ungated shared expert. */
+    sp = small_spec("llama", TF_TYPE_F32, 17);
+    sp.n_expert_shared = 1;
+    sp.n_ff_shexp = 64;
+    sp.no_shexp_gate = true;
+    check_against_reference(&sp);
 }
 
 /* ---- (b) expert weight bytes read ------------------------------------- */
@@ -557,6 +564,8 @@ static void test_load_errors(void **state)
     mm = mm_build(&sp);
     gw_tdel(&mm->gw, "blk.0.attn_k_norm.weight");
     expect_fail(mm, TF_ERR_FORMAT, "blk.0.attn_k_norm.weight");
+    sp = small_spec("qwen2", TF_TYPE_F16, 48);
+    expect_fail(mm_build(&sp), TF_ERR_UNSUPPORTED, "'qwen2' with experts is not supported");
     /* A MoE architecture tinfer does not know. */
     sp = small_spec("llama", TF_TYPE_F16, 46);
     sp.arch = "qwen3moe";
