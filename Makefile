@@ -23,14 +23,29 @@ LDLIBS  := -lutf8proc -lm -lpthread -ldl
 
 # Per-ISA kernel files get their own target flags; everything else is
 # plain x86-64/ARMv8 so one binary runs everywhere (dispatch at run time).
-ARCH := $(shell uname -m)
-ISA_FLAGS_x86_avx2.c   := -mavx2 -mfma -mf16c
-ISA_FLAGS_x86_avx512.c := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl \
-	-mavx512dq -mavx512vnni -mavx512bf16
+# ARCH is the target's: from the compiler, so a cross build (CC=
+# aarch64-linux-gnu-gcc) picks the Arm files (macOS says arm64).
+ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null || uname -m)))
+ISA_AVX2 := -mavx2 -mfma -mf16c
+ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+ISA_FLAGS_x86_avx2.c       := $(ISA_AVX2)
+ISA_FLAGS_x86_avx2_k.c     := $(ISA_AVX2)
+ISA_FLAGS_x86_avxvnni.c    := $(ISA_AVX2) -mavxvnni
+ISA_FLAGS_x86_avx512.c     := $(ISA_AVX512)
+ISA_FLAGS_x86_avx512_k.c   := $(ISA_AVX512)
+ISA_FLAGS_x86_avx512bf16.c := $(ISA_AVX512) -mavx512bf16
+ISA_FLAGS_attn_avx2.c      := $(ISA_AVX2)
+ISA_FLAGS_attn_avx512.c    := $(ISA_AVX512)
+# arm_neon.c is plain ARMv8-A NEON (every aarch64 CPU); arm_neon_dot.c
+# needs the Armv8.2 dot product, which dispatch.c checks in HWCAP.
+ISA_FLAGS_arm_neon_dot.c   := -march=armv8.2-a+dotprod
 
 LIB_SRC := $(wildcard lib/*.c) $(wildcard kernels/*.c)
 ifneq ($(ARCH),x86_64)
-LIB_SRC := $(filter-out kernels/x86_%.c,$(LIB_SRC))
+LIB_SRC := $(filter-out kernels/x86_%.c lib/attn_avx%.c,$(LIB_SRC))
+endif
+ifeq ($(filter aarch64 arm64,$(ARCH)),)
+LIB_SRC := $(filter-out kernels/arm_%.c,$(LIB_SRC))
 endif
 CLI_SRC := $(wildcard tools/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -44,6 +59,9 @@ all: $(BUILD)/libtinfer.a $(BUILD)/libtinfer.so $(BUILD)/tinfer
 $(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h kernels/*.h tools/cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(ISA_FLAGS_$(notdir $<)) $(CFLAGS) -c $< -o $@
+
+# x86_avxvnni.c compiles x86_avx2.c and x86_avx2_k.c a second time.
+$(BUILD)/kernels/x86_avxvnni.o: kernels/x86_avx2.c kernels/x86_avx2_k.c
 
 $(BUILD)/libtinfer.a: $(LIB_OBJ)
 	@rm -f $@
@@ -103,6 +121,9 @@ FUZZ_TARGETS := gguf model tokenizer chat sampler
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
+# Longer texts than the seeds for the tokenizer and chat targets.
+FUZZ_OPTS_tokenizer := -max_len=4096
+FUZZ_OPTS_chat := -max_len=4096
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtinfer.a
 	@mkdir -p $(dir $@)
@@ -120,10 +141,11 @@ fuzz: fuzz-build
 	  [ -d tests/fuzz/regress/$$t ] && dirs="$$dirs tests/fuzz/regress/$$t"; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s (log build-fuzz/fuzz_$$t.log)"; \
-	  if TINFER_SHARED="$(SHARED)" $(FUZZ_ENV) build-fuzz/fuzz/fuzz_$$t $$dict \
+	  case $$t in tokenizer) opts="$(FUZZ_OPTS_tokenizer)";; chat) opts="$(FUZZ_OPTS_chat)";; *) opts="";; esac; \
+	  if TINFER_SHARED="$(SHARED)" $(FUZZ_ENV) build-fuzz/fuzz/fuzz_$$t $$dict $$opts \
 	       -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
 	       -artifact_prefix=build-fuzz/crashes/$$t- $$dirs >build-fuzz/fuzz_$$t.log 2>&1; then \
-	    grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/fuzz_$$t.log; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/fuzz_$$t.log; \
 	  else \
 	    fail=1; tail -n 60 build-fuzz/fuzz_$$t.log; \
 	  fi; \
@@ -150,7 +172,52 @@ install: all
 bench-tokenize: all
 	bench/bench_tokenize.sh -r 5
 
+bench-kernels:
+	bench/bench_kernels.sh
+
+# The quantization-level report of the default model into bench/results/
+# (bench/bench_quants.sh; installs gnuplot-nox and bible-kjv first).
+bench-quants: all
+	bench/bench_quants.sh
+
+# Random-weight models with TinyLlama-1.1B's shape (F16, then Q8_0, Q4_0,
+# Q4_K_M through `tinfer quantize`; ~4.7 GB) into BENCH_DIR (default
+# ~/.cache/tinfer/bench; never committed) for `tinfer bench`.
+$(BUILD)/gen_bench_model: tools/gen_bench_model.c $(BUILD)/libtinfer.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< $(BUILD)/libtinfer.a $(LDLIBS)
+
+bench-model: all $(BUILD)/gen_bench_model
+	BUILD=$(BUILD) SHARED="$(SHARED)" bench/make_bench_models.sh
+
+.PHONY: bench-model
+
+# ---- Vulkan backend (lib/backend_vk.c, lib/vk_*.c, shaders/) --------------
+# On by default when vulkan/vulkan.h (libvulkan-dev) and glslc are found;
+# `make VULKAN=0` builds without it.  shaders/build.sh compiles every
+# shaders/*.comp variant with glslc into $(BUILD)/gen/vk_spirv.c (SPIR-V as
+# uint32 arrays, generated, never committed), linked into the library.
+# Without Vulkan the same lib/ sources build a stub whose contexts fail
+# with "built without Vulkan".  Nothing links against libvulkan: the
+# library opens libvulkan.so.1 with dlopen when a Vulkan context is made.
+GLSLC ?= glslc
+ifndef VULKAN
+VULKAN := $(shell printf '\043include <vulkan/vulkan.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && \
+	command -v $(GLSLC) >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+ifeq ($(VULKAN),1)
+$(info Vulkan backend: enabled (vulkan/vulkan.h and $(GLSLC) found))
+CFLAGS_BASE += -DTF_VULKAN
+$(BUILD)/gen/vk_spirv.c: shaders/build.sh $(wildcard shaders/*.comp shaders/*.glsl shaders/*.h)
+	sh shaders/build.sh $(GLSLC) $(BUILD)/gen
+$(BUILD)/gen/vk_spirv.o: $(BUILD)/gen/vk_spirv.c lib/vk_spirv.h
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
+$(BUILD)/libtinfer.a $(BUILD)/libtinfer.so: $(BUILD)/gen/vk_spirv.o
+$(LIB_OBJ): $(wildcard shaders/*.h)
+else
+$(info Vulkan backend: disabled (vulkan/vulkan.h or glslc missing: apt-get install libvulkan-dev glslc); building CPU-only)
+endif
+
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
-.PHONY: all tests check asan tsan fuzz fuzz-build fuzz-corpus install clean
+.PHONY: all tests check asan tsan fuzz fuzz-build fuzz-corpus install clean bench-tokenize bench-kernels

@@ -190,6 +190,10 @@ void tf_context_free(tf_context *c);
 const char *tf_context_error(const tf_context *c);
 /* Forget all positions (zeroes the cache). */
 tf_status tf_context_reset(tf_context *c);
+/* Where the context runs, for display: "cpu (8 threads)", or the Vulkan
+ * device ("vulkan device 0: NAME (discrete GPU, 24.0 GiB, subgroup 32)").
+ * Valid while the context lives. */
+const char *tf_context_backend(const tf_context *c);
 uint32_t tf_context_n_ctx(const tf_context *c);
 /* Positions already in the cache. */
 uint32_t tf_context_n_past(const tf_context *c);
@@ -227,6 +231,48 @@ tf_status tf_sampler_sample(tf_sampler *s, const float *logits,
 /* Record a token (prompt or generated) for the penalties' window. */
 tf_status tf_sampler_accept(tf_sampler *s, tf_token t);
 void tf_sampler_reset(tf_sampler *s);
+
+/* ---- quantization --------------------------------------------------- */
+
+/* Progress of tf_quantize: reported when a tensor starts (rows_done 0)
+ * and after each batch of its rows.  Strings are valid during the call. */
+typedef struct tf_quantize_progress {
+    size_t i_tensor, n_tensors; /* tensor being written (0-based) */
+    const char *name;
+    uint32_t src_type, dst_type; /* GGUF type ids */
+    const char *src_type_name, *dst_type_name;
+    int64_t rows_done, rows;     /* of this tensor */
+    uint64_t bytes_done, bytes_total; /* tensor data written, whole file */
+    /* Non-NULL once, when the tensor starts, if its rows don't fit the
+     * type the recipe wanted and it falls back to another (the reason). */
+    const char *note;
+} tf_quantize_progress;
+
+typedef void (*tf_quantize_progress_fn)(const tf_quantize_progress *p, void *user);
+
+typedef struct tf_quantize_params {
+    int n_threads;  /* 0 = number of online CPUs; the output is identical for any */
+    bool pure;      /* every quantized matrix gets the base type: no mix rules */
+    tf_quantize_progress_fn progress; /* may be NULL */
+    void *user;     /* passed to progress */
+} tf_quantize_params;
+
+tf_quantize_params tf_quantize_default_params(void);
+
+/* Rewrite the GGUF model `in` with its matrices in the file type named by
+ * type_name (case-insensitive; tf_quantize_type_names lists them).  Every
+ * readable tensor type is a valid source.  Metadata is copied, with
+ * general.file_type and general.quantization_version set (and an
+ * alignment below 32 raised to 32).  Tensors are written in the reference
+ * engine's order, so for the 32-element types (Q4_0 ... Q8_0, IQ4_NL) an
+ * F32 source gives the reference's file byte for byte.  The output is
+ * written to OUT.tmp and renamed to out on success; on failure no file is
+ * left.  Errors: tf_last_error(). */
+tf_status tf_quantize(const char *in, const char *out, const char *type_name,
+                      const tf_quantize_params *p);
+
+/* Space-separated names tf_quantize accepts ("F32 F16 ... Q5_K_M"). */
+const char *tf_quantize_type_names(void);
 
 #ifdef __cplusplus
 }

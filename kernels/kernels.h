@@ -69,17 +69,37 @@ typedef void (*tf_from_float_fn)(const float *src, void *dst, int64_t n);
 /* Dot product of n elements: w in the weight type, a in its vec_dot_type. */
 typedef float (*tf_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
+/* Matrix product of nr_w weight rows (w, rows w_stride bytes apart) and
+ * nr_a activation rows (a, a_stride apart), n elements each:
+ *   out[t * out_stride + r] = w_r . a_t   for r < nr_w, t < nr_a.
+ * Each element is bit-identical to vec_dot(n, w_r, a_t) of the same table
+ * (same integer block sums, same float operations in the same order), so
+ * callers may split a product between gemm and vec_dot, or between
+ * threads, any way they like and get the same bytes.  Any nr_w, nr_a >= 0;
+ * the kernel tiles (and cache-blocks) internally. */
+typedef void (*tf_gemm_fn)(int64_t n, const void *w, size_t w_stride, int nr_w,
+                           const void *a, size_t a_stride, int nr_a, float *out,
+                           size_t out_stride);
+
 typedef struct tf_type_kernels {
     tf_to_float_fn to_float;
     tf_from_float_fn from_float;
     uint32_t vec_dot_type;
     tf_vec_dot_fn vec_dot;
+    tf_gemm_fn gemm; /* NULL for the activation-only formats */
 } tf_type_kernels;
 
-/* Pick the best kernels for this CPU.  force_ref keeps the portable ones
- * (the TINFER_KERNELS=ref environment variable does the same).  Idempotent
- * and thread-safe; returns the name of the selected ISA level. */
+/* Pick the best kernels for this CPU.  force_ref keeps the portable ones.
+ * The TINFER_KERNELS environment variable caps the level: "ref", "avx2",
+ * "avx512" (or "neon" on Arm); a level the CPU lacks falls back to the
+ * best one below it.  Idempotent and thread-safe; returns the name of the
+ * selected level. */
 const char *tf_kernels_init(bool force_ref);
+
+/* Kernels of type id at a named level ("ref", "avx2", "avx512", "neon"),
+ * whatever is selected; NULL when this CPU (or this build) lacks the level
+ * or the type has no kernels.  For tests and benchmarks. */
+const tf_type_kernels *tf_kernels_level_of(const char *level, uint32_t id);
 
 /* Kernels of type id (NULL if it has none).  tf_kernels_init must have run. */
 const tf_type_kernels *tf_kernels_of(uint32_t id);

@@ -179,13 +179,58 @@ float tf_ref_vec_dot_q4_K(int64_t n, const void *w, const void *a);
 float tf_ref_vec_dot_q5_K(int64_t n, const void *w, const void *a);
 float tf_ref_vec_dot_q6_K(int64_t n, const void *w, const void *a);
 
+/* The reference matrix products: vec_dot of every (row, token) pair. */
+#define TF_REF_GEMM(t)                                                      \
+    void tf_ref_gemm_##t(int64_t n, const void *w, size_t ws, int nw, const void *a, \
+                         size_t as, int na, float *out, size_t os);
+TF_REF_GEMM(f32)
+TF_REF_GEMM(f16)
+TF_REF_GEMM(bf16)
+TF_REF_GEMM(q4_0)
+TF_REF_GEMM(q4_1)
+TF_REF_GEMM(q5_0)
+TF_REF_GEMM(q5_1)
+TF_REF_GEMM(q8_0)
+TF_REF_GEMM(iq4_nl)
+TF_REF_GEMM(q2_K)
+TF_REF_GEMM(q3_K)
+TF_REF_GEMM(q4_K)
+TF_REF_GEMM(q5_K)
+TF_REF_GEMM(q6_K)
+#undef TF_REF_GEMM
+
+/* ---- tiled matrix products (gemm.c) -------------------------------------
+ * A SIMD file implements, per type, a tile kernel for up to tw weight rows
+ * by ta activation rows (arguments as tf_gemm_fn, nw <= tw, na <= ta) and
+ * hands it to tf_gemm_drive, which walks the whole product in cache-sized
+ * blocks of rows and tokens.  The tile kernel must compute every element
+ * exactly as the file's vec_dot does, whatever the tile shape. */
+typedef void (*tf_tile_fn)(int64_t n, const uint8_t *w, size_t ws, int nw, const uint8_t *a,
+                           size_t as, int na, float *out, size_t os);
+void tf_gemm_drive(tf_tile_fn tile, int tw, int ta, int64_t n, const void *w, size_t ws, int nw,
+                   const void *a, size_t as, int na, float *out, size_t os);
+
 /* ---- per-ISA overrides -------------------------------------------------
  * Each per-ISA file (compiled with its own -m flags, see ISA_FLAGS_ in the
- * Makefile) exports one installer that overwrites the entries it speeds up
- * in a copy of the reference table.  dispatch.c calls it only after
- * __builtin_cpu_supports has confirmed the CPU runs that code. */
+ * Makefile) exports an installer that overwrites the entries it speeds up
+ * in a copy of the reference table.  dispatch.c calls it only after CPUID
+ * has confirmed the CPU runs that code.  An installer always replaces a
+ * type's vec_dot and gemm together (the pair must agree bit for bit). */
 #if defined(__x86_64__) || defined(_M_X64)
-void tf_kernels_install_avx2(tf_type_kernels *table);
+void tf_kernels_install_avx2(tf_type_kernels *table);   /* x86_avx2.c */
+void tf_kernels_install_avx2_k(tf_type_kernels *table); /* x86_avx2_k.c */
+/* the same, rebuilt for AVX-VNNI (x86_avxvnni.c): bit-identical results */
+void tf_kernels_install_avxvnni(tf_type_kernels *table);
+void tf_kernels_install_avxvnni_k(tf_type_kernels *table);
+/* AVX-512 F/BW/VL/DQ + VNNI (x86_avx512.c, x86_avx512_k.c) */
+void tf_kernels_install_avx512(tf_type_kernels *table);
+void tf_kernels_install_avx512_k(tf_type_kernels *table);
+/* + AVX512_BF16 (x86_avx512bf16.c) */
+void tf_kernels_install_avx512bf16(tf_type_kernels *table);
+#endif
+#if defined(__aarch64__)
+void tf_kernels_install_neon(tf_type_kernels *table);     /* arm_neon.c */
+void tf_kernels_install_neon_dot(tf_type_kernels *table); /* arm_neon_dot.c */
 #endif
 
 #endif

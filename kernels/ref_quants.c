@@ -276,6 +276,15 @@ static float absmax(const float *x, int n)
     return amax;
 }
 
+/* roundf to int8.  Finite activations give |v| <= 127 (plus rounding), so
+ * the clamp changes nothing; NaN (a hostile file's NaN or infinite
+ * weights reach the activations) becomes 0 instead of an undefined
+ * float-to-int conversion. */
+static inline int8_t q8_round(float v)
+{
+    return v == v ? (int8_t)roundf(fminf(127.0f, fmaxf(-127.0f, v))) : 0;
+}
+
 void tf_ref_to_float_q8_0(const void *src, float *dst, int64_t n)
 {
     const tf_block_q8_0 *b = src;
@@ -294,7 +303,7 @@ void tf_ref_from_float_q8_0(const float *src, void *dst, int64_t n)
         float id = d != 0 ? 1.0f / d : 0.0f;
         b[i].d = tf_f2h(d);
         for (int j = 0; j < 32; j++)
-            b[i].qs[j] = (int8_t)roundf(src[j] * id);
+            b[i].qs[j] = q8_round(src[j] * id);
     }
 }
 
@@ -329,7 +338,7 @@ void tf_ref_from_float_q8_1(const float *src, void *dst, int64_t n)
         float id = d != 0 ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < 32; j++) {
-            b[i].qs[j] = (int8_t)roundf(src[j] * id);
+            b[i].qs[j] = q8_round(src[j] * id);
             sum += b[i].qs[j];
         }
         b[i].d = tf_f2h(d);

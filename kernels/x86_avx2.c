@@ -1,148 +1,223 @@
-/* x86_avx2.c - AVX2/FMA/F16C versions of the hot kernels.  Compiled with
- * -mavx2 -mfma -mf16c (ISA_FLAGS_ in the Makefile) and installed by
- * dispatch.c only when CPUID reports all three, so nothing here may run,
- * or be inlined into code that runs, on other CPUs.
+/* x86_avx2.c - AVX2/FMA/F16C kernels of the float formats and the
+ * 32-element block formats, and the activation quantizers (Q8_0, Q8_1,
+ * Q8_K).  Compiled with -mavx2 -mfma -mf16c (ISA_FLAGS_ in the Makefile)
+ * and installed by dispatch.c only when CPUID reports all three, so
+ * nothing here may run, or be inlined into code that runs, on other CPUs.
+ * The K-quant dots are in x86_avx2_k.c.
  *
- * Contract with the reference (tests/test_kernels.c holds us to it):
+ * Contract with the reference (tests/test_kernels*.c hold us to it):
  * quantizers produce identical bytes; dots compute the same exact integer
- * block sums and differ only in the order floats are accumulated.
+ * block sums and differ only in the order floats are accumulated.  Every
+ * dot is one tile body (simd_tile.h) so gemm and vec_dot agree bit for bit.
  *
- * Integer products use maddubs (unsigned x signed bytes -> pairs summed in
- * int16).  Weight quants are made unsigned (or |x| with the sign moved
- * onto the activation) so no pair sum can saturate for any value our or
- * the reference's quantizers produce; a crafted Q8_0 block holding -128 in
- * both operands could saturate, which costs accuracy, never safety.
+ * 32-element formats, per block and element pair (weight row, token):
+ *   int32 lanes = maddubs(u, y') summed in pairs    (8 lanes, 4 elements each)
+ *   acc        += float(lanes) * (d_w * d_y)
+ * with u = |q| and y' = y carrying q's sign for the signed formats (Q4_0,
+ * Q5_0, Q8_0, IQ4_NL), u = q for Q4_1/Q5_1, which add m_w * s_y in lane 0.
  */
 /* The Makefile's flags are what count; the pragma only lets the file also
  * build in a plain cc line that lists every kernels/ file. */
-#if defined(__clang__)
+#if defined(TF_AVXVNNI) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avxvnni"))), apply_to = function)
+#elif defined(TF_AVXVNNI) && defined(__GNUC__)
+#pragma GCC target("avx2,fma,f16c,avxvnni")
+#elif defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #elif defined(__GNUC__)
 #pragma GCC target("avx2,fma,f16c")
 #endif
 
-#include <immintrin.h>
 #include <math.h>
-#include "ref.h"
+#include "x86_avx2.h"
 
-static inline float hsum8(__m256 v)
+/* ---- float formats: 8 elements a step, zero-padded tail --------------- */
+
+TF_ALWAYS __m256 ld_f32(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
+
+TF_ALWAYS __m256 ld_f16(const uint8_t *p)
 {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-static inline int hsum8i(__m256i v)
+TF_ALWAYS __m256 ld_bf16(const uint8_t *p)
 {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+/* Step at element i of rows w, a (ES bytes per element); TAIL: the last
+ * n - i < 8 elements, copied into zeroed buffers first. */
+#define FLOAT_STEP(LD, ES, TAIL)                                                 \
+    do {                                                                         \
+        __m256 A_[FTA];                                                            \
+        uint8_t buf_[32] = {0};                                                  \
+        TF_UNROLL for (int t = 0; t < RA; t++) {                                 \
+            const uint8_t *p_ = a + t * as + i * (ES);                           \
+            if (TAIL) {                                                          \
+                memcpy(buf_, p_, (size_t)(n - i) * (ES));                        \
+                p_ = buf_;                                                       \
+            }                                                                    \
+            A_[t] = LD(p_);                                                      \
+        }                                                                        \
+        TF_UNROLL for (int r = 0; r < RW; r++) {                                 \
+            const uint8_t *p_ = w + r * ws + i * (ES);                           \
+            if (TAIL) {                                                          \
+                memcpy(buf_, p_, (size_t)(n - i) * (ES));                        \
+                p_ = buf_;                                                       \
+            }                                                                    \
+            __m256 W_ = LD(p_);                                                  \
+            TF_UNROLL for (int t = 0; t < RA; t++)                               \
+                acc[r][t] = _mm256_fmadd_ps(W_, A_[t], acc[r][t]);               \
+        }                                                                        \
+    } while (0)
 
-/* Sum of u[i] * s[i] over 32 bytes, u unsigned, s signed, as 8 int32. */
-static inline __m256i dot_us(__m256i u, __m256i s)
+#define DEF_FLOAT(NAME, LD, ES)                                                             \
+    TF_ALWAYS void NAME##_t(int64_t n, const uint8_t *w, size_t ws, const uint8_t *a,      \
+                            size_t as, float *out, size_t os, const int RW, const int RA)  \
+    {                                                                                       \
+        __m256 acc[FTW][FTA];                                                                   \
+        TF_UNROLL for (int r = 0; r < RW; r++)                                              \
+            TF_UNROLL for (int t = 0; t < RA; t++) acc[r][t] = _mm256_setzero_ps();         \
+        int64_t i = 0;                                                                      \
+        for (; i + 8 <= n; i += 8)                                                          \
+            FLOAT_STEP(LD, ES, 0);                                                          \
+        if (i < n)                                                                          \
+            FLOAT_STEP(LD, ES, 1);                                                          \
+        TF_UNROLL for (int r = 0; r < RW; r++)                                              \
+            TF_UNROLL for (int t = 0; t < RA; t++) out[t * os + r] = hsum8(acc[r][t]);      \
+    }                                                                                       \
+    TF_DEF_GEMM(NAME, FTW, FTA)
+
+#define FTW 4 /* 16 ymm registers: 8 accumulators, 2 + 1 operands */
+#define FTA 2
+DEF_FLOAT(f32, ld_f32, 4)
+DEF_FLOAT(f16, ld_f16, 2)
+DEF_FLOAT(bf16, ld_bf16, 2)
+
+/* ---- 32-element formats ------------------------------------------------- */
+
+/* q: the quants (signed formats: signed, else unsigned), u = |q| (signed
+ * formats), d broadcast, m in lane 0 (Q4_1/Q5_1). */
+typedef struct { __m256i q, u; __m256 d, m; } w32;
+typedef struct { __m256i q; __m256 d, s; } a32;
+
+#define BLK(T, p, i) ((const T *)(p) + (i))
+
+TF_ALWAYS w32 w_signed(__m256i q, uint16_t d)
 {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+    w32 W = {q, _mm256_sign_epi8(q, q), _mm256_set1_ps(h2f(d)), _mm256_setzero_ps()};
+    return W;
 }
 
-/* Same for two signed operands: the sign of x moves onto y. */
-static inline __m256i dot_ss(__m256i x, __m256i y)
+TF_ALWAYS w32 w_q4_0(const uint8_t *p, int64_t i)
 {
-    return dot_us(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    const tf_block_q4_0 *x = BLK(tf_block_q4_0, p, i);
+    return w_signed(_mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8)), x->d);
 }
 
-/* 32 nibbles of a 16-byte block in element order: low nibbles (elements
- * 0..15) in the low lane, high nibbles (16..31) in the high lane. */
-static inline __m256i nibbles32(const uint8_t *qs)
+TF_ALWAYS w32 w_q5_0(const uint8_t *p, int64_t i)
 {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+    const tf_block_q5_0 *x = BLK(tf_block_q5_0, p, i);
+    __m256i h = _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10));
+    __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(x->qs), h), _mm256_set1_epi8(16));
+    return w_signed(q, x->d);
 }
 
-/* ---- float formats ----------------------------------------------------- */
-
-static float vec_dot_f32(int64_t n, const void *w, const void *a)
+TF_ALWAYS w32 w_q8_0(const uint8_t *p, int64_t i)
 {
-    const float *x = w, *y = a;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++)
-            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k),
-                                     _mm256_loadu_ps(y + i + 8 * k), acc[k]);
-    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++)
-        sum += x[i] * y[i];
-    return sum;
+    const tf_block_q8_0 *x = BLK(tf_block_q8_0, p, i);
+    return w_signed(_mm256_loadu_si256((const __m256i *)x->qs), x->d);
 }
 
-static float vec_dot_f16(int64_t n, const void *w, const void *a)
+TF_ALWAYS w32 w_iq4_nl(const uint8_t *p, int64_t i)
 {
-    const uint16_t *x = w, *y = a;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++) {
-            __m256 vx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * k)));
-            __m256 vy = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8 * k)));
-            acc[k] = _mm256_fmadd_ps(vx, vy, acc[k]);
-        }
-    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++)
-        sum += h2f(x[i]) * h2f(y[i]);
-    return sum;
+    const tf_block_iq4_nl *x = BLK(tf_block_iq4_nl, p, i);
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tf_iq4nl_values));
+    return w_signed(_mm256_shuffle_epi8(grid, nibbles32(x->qs)), x->d);
 }
 
-/* ---- 32-element formats ----------------------------------------------- */
-
-static float vec_dot_q4_0(int64_t n, const void *w, const void *a)
+TF_ALWAYS w32 w_unsigned(__m256i q, uint16_t d, uint16_t m)
 {
-    const tf_block_q4_0 *x = w;
-    const tf_block_q8_0 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / TF_QK; i++) {
-        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8));
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 s = _mm256_cvtepi32_ps(dot_ss(qx, qy));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), s, acc);
-    }
-    return hsum8(acc);
+    w32 W = {q, q, _mm256_set1_ps(h2f(d)), _mm256_setr_ps(h2f(m), 0, 0, 0, 0, 0, 0, 0)};
+    return W;
 }
 
-static float vec_dot_q4_1(int64_t n, const void *w, const void *a)
+TF_ALWAYS w32 w_q4_1(const uint8_t *p, int64_t i)
 {
-    const tf_block_q4_1 *x = w;
-    const tf_block_q8_1 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    float offs = 0;
-    for (int64_t i = 0; i < n / TF_QK; i++) {
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 s = _mm256_cvtepi32_ps(dot_us(nibbles32(x[i].qs), qy));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), s, acc);
-        offs += h2f(x[i].m) * h2f(y[i].s);
-    }
-    return hsum8(acc) + offs;
+    const tf_block_q4_1 *x = BLK(tf_block_q4_1, p, i);
+    return w_unsigned(nibbles32(x->qs), x->d, x->m);
 }
 
-static float vec_dot_q8_0(int64_t n, const void *w, const void *a)
+TF_ALWAYS w32 w_q5_1(const uint8_t *p, int64_t i)
 {
-    const tf_block_q8_0 *x = w, *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / TF_QK; i++) {
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256 s = _mm256_cvtepi32_ps(dot_ss(qx, qy));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), s, acc);
-    }
-    return hsum8(acc);
+    const tf_block_q5_1 *x = BLK(tf_block_q5_1, p, i);
+    __m256i h = _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10));
+    return w_unsigned(_mm256_or_si256(nibbles32(x->qs), h), x->d, x->m);
 }
+
+TF_ALWAYS a32 a_q8_0(const uint8_t *p, int64_t i)
+{
+    const tf_block_q8_0 *y = BLK(tf_block_q8_0, p, i);
+    a32 A = {_mm256_loadu_si256((const __m256i *)y->qs), _mm256_set1_ps(h2f(y->d)),
+             _mm256_setzero_ps()};
+    return A;
+}
+
+TF_ALWAYS a32 a_q8_1(const uint8_t *p, int64_t i)
+{
+    const tf_block_q8_1 *y = BLK(tf_block_q8_1, p, i);
+    a32 A = {_mm256_loadu_si256((const __m256i *)y->qs), _mm256_set1_ps(h2f(y->d)),
+             _mm256_set1_ps(h2f(y->s))};
+    return A;
+}
+
+TF_ALWAYS __m256 dot_signed(__m256 acc, w32 W, a32 A)
+{
+    __m256i s = dot_us(W.u, _mm256_sign_epi8(A.q, W.q));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(W.d, A.d), acc);
+}
+
+TF_ALWAYS __m256 dot_offset(__m256 acc, w32 W, a32 A)
+{
+    __m256i s = dot_us(W.u, A.q);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(W.d, A.d), acc);
+    return _mm256_fmadd_ps(W.m, A.s, acc);
+}
+
+#define DEF32(NAME, WP, AP, DOT)                                                            \
+    TF_ALWAYS void NAME##_t(int64_t n, const uint8_t *w, size_t ws, const uint8_t *a,      \
+                            size_t as, float *out, size_t os, const int RW, const int RA)  \
+    {                                                                                       \
+        __m256 acc[QTW][QTA];                                                                   \
+        TF_UNROLL for (int r = 0; r < RW; r++)                                              \
+            TF_UNROLL for (int t = 0; t < RA; t++) acc[r][t] = _mm256_setzero_ps();         \
+        for (int64_t i = 0; i < n / TF_QK; i++) {                                           \
+            a32 A_[QTA];                                                                      \
+            TF_UNROLL for (int t = 0; t < RA; t++) A_[t] = AP(a + t * as, i);               \
+            TF_UNROLL for (int r = 0; r < RW; r++) {                                        \
+                w32 W_ = WP(w + r * ws, i);                                                 \
+                TF_UNROLL for (int t = 0; t < RA; t++)                                      \
+                    acc[r][t] = DOT(acc[r][t], W_, A_[t]);                                  \
+            }                                                                               \
+        }                                                                                   \
+        TF_UNROLL for (int r = 0; r < RW; r++)                                              \
+            TF_UNROLL for (int t = 0; t < RA; t++) out[t * os + r] = hsum8(acc[r][t]);      \
+    }                                                                                       \
+    TF_DEF_GEMM(NAME, QTW, QTA)
+
+/* 4 x 2 and 2 x 4 measured a little faster than 2 x 2 and 3 x 2 (Zen 4,
+ * thread CPU time); 4 x 2 keeps two tokens' activations in registers. */
+#define QTW 4
+#define QTA 2
+DEF32(q4_0, w_q4_0, a_q8_0, dot_signed)
+DEF32(q4_1, w_q4_1, a_q8_1, dot_offset)
+DEF32(q5_0, w_q5_0, a_q8_0, dot_signed)
+DEF32(q5_1, w_q5_1, a_q8_1, dot_offset)
+DEF32(q8_0, w_q8_0, a_q8_0, dot_signed)
+DEF32(iq4_nl, w_iq4_nl, a_q8_0, dot_signed)
+
+/* ---- activation quantizers ---------------------------------------------- */
 
 /* 4 vectors of 8 int32 (already in range) -> 32 int8 in element order. */
 static inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d)
@@ -164,36 +239,60 @@ static inline __m256 round_away(__m256 x)
     return _mm256_add_ps(t, _mm256_and_ps(up, one));
 }
 
+/* Largest |v| ignoring NaN, as the reference's "fabsf(x) > amax" scan
+ * (max_ps returns its second operand when either is NaN). */
 static inline float absmax_vec(const __m256 *v, int k)
 {
     __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 m = _mm256_and_ps(v[0], absmask);
-    for (int j = 1; j < k; j++)
-        m = _mm256_max_ps(m, _mm256_and_ps(v[j], absmask));
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < k; j++)
+        m = _mm256_max_ps(_mm256_and_ps(v[j], absmask), m);
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
+/* One 32-element block: d = amax / 127, q = roundf(x / d); returns d and
+ * the sum of the quants (for Q8_1's s). */
+static inline float quant_block32(const float *src, int8_t *qs, int *sum)
+{
+    __m256 v[4];
+    for (int k = 0; k < 4; k++)
+        v[k] = _mm256_loadu_ps(src + 8 * k);
+    float d = absmax_vec(v, 4) / 127;
+    __m256 id = _mm256_set1_ps(d != 0 ? 1.0f / d : 0.0f);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) {
+        /* the reference's rule: clamp to +-127, NaN (from inf/NaN input) to 0 */
+        __m256 r = round_away(_mm256_mul_ps(v[k], id));
+        r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));
+        r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+        q[k] = _mm256_cvtps_epi32(r);
+    }
+    _mm256_storeu_si256((__m256i *)qs, pack32(q[0], q[1], q[2], q[3]));
+    *sum = hsum8i(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    return d;
+}
+
 static void from_float_q8_0(const float *src, void *dst, int64_t n)
 {
     tf_block_q8_0 *b = dst;
-    for (int64_t i = 0; i < n / TF_QK; i++, src += TF_QK) {
-        __m256 v[4];
-        for (int k = 0; k < 4; k++)
-            v[k] = _mm256_loadu_ps(src + 8 * k);
-        float d = absmax_vec(v, 4) / 127;
-        __m256 id = _mm256_set1_ps(d != 0 ? 1.0f / d : 0.0f);
-        __m256i q[4];
-        for (int k = 0; k < 4; k++)
-            q[k] = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v[k], id)));
-        b[i].d = tf_f2h(d);
-        _mm256_storeu_si256((__m256i *)b[i].qs, pack32(q[0], q[1], q[2], q[3]));
-    }
+    int sum;
+    for (int64_t i = 0; i < n / TF_QK; i++, src += TF_QK)
+        b[i].d = tf_f2h(quant_block32(src, b[i].qs, &sum));
 }
 
-/* ---- K-quants ------------------------------------------------------------ */
+static void from_float_q8_1(const float *src, void *dst, int64_t n)
+{
+    tf_block_q8_1 *b = dst;
+    int sum;
+    for (int64_t i = 0; i < n / TF_QK; i++, src += TF_QK) {
+        float d = quant_block32(src, b[i].qs, &sum);
+        b[i].d = tf_f2h(d);
+        b[i].s = tf_f2h((float)sum * d);
+    }
+}
 
 static void from_float_q8_K(const float *src, void *dst, int64_t n)
 {
@@ -217,6 +316,7 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
             for (int k = 0; k < 4; k++) {
                 __m256 r = _mm256_round_ps(_mm256_mul_ps(v[4 * g + k], is),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0 */
                 q[k] = _mm256_cvtps_epi32(_mm256_min_ps(r, lim));
             }
             b[i].bsums[2 * g] = (int16_t)hsum8i(_mm256_add_epi32(q[0], q[1]));
@@ -227,104 +327,20 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
     }
 }
 
-/* The 8 six-bit scales and mins of Q4_K/Q5_K (layout: ref_kquants.c). */
-static inline void scales_k4(const uint8_t s[12], int sc[8], int m[8])
+void TF_X86_INSTALL()(tf_type_kernels *t)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (s[j + 8] & 0xf) | (s[j] >> 6) << 4;
-        m[j + 4] = (s[j + 8] >> 4) | (s[j + 4] >> 6) << 4;
-    }
-}
-
-static float vec_dot_q4_K(int64_t n, const void *w, const void *a)
-{
-    const tf_block_q4_K *x = w;
-    const tf_block_q8_K *y = a;
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / TF_QK_K; i++) {
-        int sc[8], m[8], msum = 0;
-        scales_k4(x[i].scales, sc, m);
-        for (int j = 0; j < 8; j++)
-            msum += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        __m256i isum = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * g));
-            __m256i lo = _mm256_and_si256(q, low4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-            __m256i y0 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * g));
-            __m256i y1 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * g + 32));
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0),
-                                           _mm256_set1_epi16((short)sc[2 * g]));
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1),
-                                           _mm256_set1_epi16((short)sc[2 * g + 1]));
-            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
-        }
-        float d = y[i].d * h2f(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        mins += y[i].d * h2f(x[i].dmin) * (float)msum;
-    }
-    return hsum8(acc) - mins;
-}
-
-/* Q6_K: quants are biased to 0..63 so maddubs can take them unsigned; the
- * bias comes back out as 32 * scale * (sum of the 16 activations), which
- * Q8_K's bsums already hold. */
-static float vec_dot_q6_K(int64_t n, const void *w, const void *a)
-{
-    const tf_block_q6_K *x = w;
-    const tf_block_q8_K *y = a;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / TF_QK_K; i++) {
-        const int8_t *sc = x[i].scales;
-        int bias = 0;
-        for (int j = 0; j < 16; j++)
-            bias += sc[j] * y[i].bsums[j];
-        __m256i isum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            __m256i qa = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
-            __m256i qb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(qa, low4),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
-                _mm256_or_si256(_mm256_and_si256(qb, low4),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4),
-                                _mm256_and_si256(qh, m30)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
-            };
-            for (int k = 0; k < 4; k++) {
-                const int8_t *s = sc + 8 * h + 2 * k;
-                __m256i vy = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * k));
-                __m256i vs = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
-                isum = _mm256_add_epi32(isum,
-                                        _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], vy), vs));
-            }
-        }
-        isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * bias, 0, 0, 0, 0, 0, 0, 0));
-        float d = h2f(x[i].d) * y[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    }
-    return hsum8(acc);
-}
-
-void tf_kernels_install_avx2(tf_type_kernels *t)
-{
-    t[TF_TYPE_F32].vec_dot = vec_dot_f32;
-    t[TF_TYPE_F16].vec_dot = vec_dot_f16;
-    t[TF_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
-    t[TF_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
-    t[TF_TYPE_Q8_0].vec_dot = vec_dot_q8_0;
+    TF_SET(t, TF_TYPE_F32, f32);
+    TF_SET(t, TF_TYPE_F16, f16);
+    TF_SET(t, TF_TYPE_BF16, bf16);
+    TF_SET(t, TF_TYPE_Q4_0, q4_0);
+    TF_SET(t, TF_TYPE_Q4_1, q4_1);
+    TF_SET(t, TF_TYPE_Q5_0, q5_0);
+    TF_SET(t, TF_TYPE_Q5_1, q5_1);
+    TF_SET(t, TF_TYPE_Q8_0, q8_0);
+    TF_SET(t, TF_TYPE_IQ4_NL, iq4_nl);
     t[TF_TYPE_Q8_0].from_float = from_float_q8_0;
+    t[TF_TYPE_Q8_1].from_float = from_float_q8_1;
     t[TF_TYPE_Q8_K].from_float = from_float_q8_K;
-    t[TF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
-    t[TF_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
 }
 
 #if defined(__clang__)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn.h"
 #include "backend_cpu.h"
 
 #define MAX_THREADS 256
@@ -147,6 +148,17 @@ void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, 
 {
     const tf_type_kernels *k = tf_kernels_of(w->type);
     int64_t K = w->ne[0];
+    if (k->gemm && r1 > r0) {
+        /* Tiled: each weight block is loaded once per tile of tokens.  The
+         * kernel computes every element exactly as vec_dot would, so the
+         * bytes do not depend on how rows are split between threads. */
+        k->gemm(K, wdata + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), act, act_rb,
+                T, out + r0, (size_t)out_stride);
+        if (bias)
+            for (int32_t t = 0; t < T; t++)
+                for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] += bias[r];
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = wdata + (size_t)r * w->row_bytes;
         float b = bias ? bias[r] : 0.0f;
@@ -179,10 +191,13 @@ static void op_matmul(cpu_state *s, const tf_node *nd, const float *x, float *ou
 
 /* ---- attention ------------------------------------------------------- */
 
+/* K and V rows of the batch into layer nd->il's cache at their positions
+ * (F16: the kernel table's row conversion, round to nearest even). */
 static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const float *v, int32_t T,
                      int ith, int nth)
 {
     const tf_hparams *hp = &s->c->m->hp;
+    const tf_type_kernels *h = tf_kernels_of(TF_TYPE_F16);
     int64_t n = (int64_t)hp->n_head_kv * hp->head_dim, lo, hi;
     tf_cpu_split(T, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) {
@@ -190,10 +205,8 @@ static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const floa
         uint8_t *kd = (uint8_t *)s->k_cache[nd->il] + row * s->kv_row_bytes;
         uint8_t *vd = (uint8_t *)s->v_cache[nd->il] + row * s->kv_row_bytes;
         if (s->kv_f16) {
-            for (int64_t i = 0; i < n; i++) {
-                ((uint16_t *)kd)[i] = tf_f32_to_f16(k[t * n + i]);
-                ((uint16_t *)vd)[i] = tf_f32_to_f16(v[t * n + i]);
-            }
+            h->from_float(k + t * n, kd, n);
+            h->from_float(v + t * n, vd, n);
         } else {
             memcpy(kd, k + t * n, (size_t)n * sizeof(float));
             memcpy(vd, v + t * n, (size_t)n * sizeof(float));
@@ -201,60 +214,20 @@ static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const floa
     }
 }
 
-static float kv_at(const cpu_state *s, const void *row, int64_t i)
-{
-    return s->kv_f16 ? tf_f16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
-}
-
-/* One query head of one token against positions [0, n_kv). */
-static void attend_head(cpu_state *s, int il, int kvh, const float *q, int64_t n_kv, float *out,
-                        float *scores, float *qr)
-{
-    const tf_hparams *hp = &s->c->m->hp;
-    int hd = hp->head_dim;
-    float scale = 1.0f / sqrtf((float)hd);
-    /* The reference engine rounds q (and the probabilities) to the cache's
-     * F16 before its F16 products; doing the same keeps logits closest. */
-    for (int d = 0; d < hd; d++) qr[d] = s->kv_f16 ? tf_f16_to_f32(tf_f32_to_f16(q[d])) : q[d];
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n_kv; j++) {
-        const uint8_t *kr = (const uint8_t *)s->k_cache[il] + (size_t)j * s->kv_row_bytes;
-        float dot = 0;
-        for (int d = 0; d < hd; d++) dot += qr[d] * kv_at(s, kr, (int64_t)kvh * hd + d);
-        scores[j] = dot * scale;
-        if (scores[j] > mx) mx = scores[j];
-    }
-    double sum = 0;
-    for (int64_t j = 0; j < n_kv; j++) {
-        scores[j] = expf(scores[j] - mx);
-        sum += scores[j];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int d = 0; d < hd; d++) out[d] = 0;
-    for (int64_t j = 0; j < n_kv; j++) {
-        float p = scores[j] * inv;
-        if (s->kv_f16) p = tf_f16_to_f32(tf_f32_to_f16(p));
-        const uint8_t *vr = (const uint8_t *)s->v_cache[il] + (size_t)j * s->kv_row_bytes;
-        for (int d = 0; d < hd; d++) out[d] += p * kv_at(s, vr, (int64_t)kvh * hd + d);
-    }
-}
-
+/* Store the batch's K and V, then tiled attention (attn.c) over the cache. */
 static void op_attn(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
 {
     const tf_hparams *hp = &s->c->m->hp;
-    const float *q = tf_cpu_node_out(s, nd->src[0]);
     store_kv(s, nd, tf_cpu_node_out(s, nd->src[1]), tf_cpu_node_out(s, nd->src[2]), T, ith, nth);
     tf_pool_barrier(s->pool);
-    int nh = hp->n_head, hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float *scores = s->scratch + (size_t)ith * s->scratch_stride;
-    float *qr = scores + s->c->n_ctx;
-    int64_t lo, hi;
-    tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
-    for (int64_t th = lo; th < hi; th++) {
-        int64_t t = th / nh, h = th % nh;
-        attend_head(s, nd->il, (int)(h / group), q + t * nd->ne0 + h * hd,
-                    s->run->n_past + t + 1, out + t * nd->ne0 + h * hd, scores, qr);
-    }
+    tf_attn a = {
+        .q = tf_cpu_node_out(s, nd->src[0]), .q_stride = (size_t)nd->ne0,
+        .k = s->k_cache[nd->il], .v = s->v_cache[nd->il], .row_bytes = s->kv_row_bytes,
+        .f16 = s->kv_f16, .hd = hp->head_dim, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv,
+        .n_past = s->run->n_past, .T = T, .scale = 1.0f / sqrtf((float)hp->head_dim),
+        .out = out, .out_stride = (size_t)nd->ne0,
+    };
+    tf_attn_run(&a, s->scratch + (size_t)ith * s->scratch_stride, ith, nth);
 }
 
 /* ---- the node loop --------------------------------------------------- */
@@ -332,11 +305,11 @@ static void cpu_free(tf_context *c)
     cpu_state *s = c->be_state;
     if (!s) return;
     tf_pool_free(s->pool);
-    if (s->k_cache)
-        for (int il = 0; il < c->m->hp.n_layer; il++) {
-            free(s->k_cache[il]);
-            free(s->v_cache[il]);
-        }
+    /* Either table may be missing after a failed init. */
+    for (int il = 0; il < c->m->hp.n_layer; il++) {
+        if (s->k_cache) free(s->k_cache[il]);
+        if (s->v_cache) free(s->v_cache[il]);
+    }
     free(s->k_cache);
     free(s->v_cache);
     free(s->arena);
@@ -348,16 +321,25 @@ static void cpu_free(tf_context *c)
     c->be_state = NULL;
 }
 
+/* Zero everything a prompt passes through: the KV cache, the activation
+ * arena, quantized activations, MoE rows and routes, attention scores. */
 static void cpu_clear(tf_context *c)
 {
     cpu_state *s = c->be_state;
-    if (!s || !s->k_cache) return;
+    if (!s) return;
     size_t bytes = s->kv_row_bytes * c->n_ctx;
-    for (int il = 0; il < c->m->hp.n_layer; il++) {
-        if (s->k_cache[il]) memset(s->k_cache[il], 0, bytes);
-        if (s->v_cache[il]) memset(s->v_cache[il], 0, bytes);
+    for (int il = 0; s->k_cache && s->v_cache && il < c->m->hp.n_layer; il++) {
+        tf_secure_zero(s->k_cache[il], bytes);
+        tf_secure_zero(s->v_cache[il], bytes);
     }
-    if (s->arena) memset(s->arena, 0, c->graph.arena_bytes);
+    size_t qbytes, moe_floats, route_ints;
+    scratch_needs(c, &qbytes, &moe_floats, &route_ints);
+    tf_secure_zero(s->arena, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
+    tf_secure_zero(s->qbuf, qbytes ? qbytes : 64);
+    tf_secure_zero(s->moe_buf, (moe_floats ? moe_floats : 16) * sizeof(float));
+    tf_secure_zero(s->moe_route, (route_ints ? route_ints : 16) * sizeof(int32_t));
+    if (s->pool)
+        tf_secure_zero(s->scratch, s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
 }
 
 static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
@@ -376,10 +358,11 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->arena = calloc(1, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
     size_t qbytes, moe_floats, route_ints;
     scratch_needs(c, &qbytes, &moe_floats, &route_ints);
-    s->qbuf = malloc(qbytes ? qbytes : 64);
+    s->qbuf_bytes = qbytes ? qbytes : 64;
+    s->qbuf = malloc(s->qbuf_bytes);
     s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
     s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
-    s->scratch_stride = (size_t)c->n_ctx + (size_t)hp->head_dim + 16;
+    s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
         !s->moe_route || !s->scratch)
@@ -397,4 +380,4 @@ oom:
     return TF_ERR_NOMEM;
 }
 
-const tf_backend_ops tf_backend_cpu = {"cpu", cpu_init, cpu_compute, cpu_clear, cpu_free};
+const tf_backend_ops tf_backend_cpu = {"cpu", cpu_init, cpu_compute, cpu_clear, cpu_free, NULL};

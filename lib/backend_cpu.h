@@ -18,7 +18,7 @@ typedef struct cpu_state {
     size_t qbuf_bytes;
     float *moe_buf;            /* MoE SwiGLU rows [T * k * n_ff] */
     int32_t *moe_route;        /* MoE batch grouped by expert (backend_cpu_moe.c) */
-    float *scratch;            /* per thread: n_ctx scores + head_dim */
+    float *scratch;            /* per thread: attention tiles (attn.h) */
     size_t scratch_stride;
     /* The run in flight (set by compute). */
     tf_context *c;

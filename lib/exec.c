@@ -14,10 +14,13 @@ tf_context_params tf_context_default_params(void)
     return p;
 }
 
+/* Prompts are private: the logits, the batch copy and (through the
+ * backend) every buffer activations pass through are zeroed on reset and
+ * before they are freed. */
 static void ctx_zero_private(tf_context *c)
 {
-    if (c->logits) memset(c->logits, 0, (size_t)c->n_batch * c->m->hp.n_vocab * sizeof(float));
-    if (c->tokens) memset(c->tokens, 0, (size_t)c->n_batch * sizeof *c->tokens);
+    if (c->logits) tf_secure_zero(c->logits, (size_t)c->n_batch * c->m->hp.n_vocab * sizeof(float));
+    if (c->tokens) tf_secure_zero(c->tokens, (size_t)c->n_batch * sizeof *c->tokens);
     if (c->be && c->be_state) c->be->clear(c);
 }
 
@@ -79,9 +82,9 @@ tf_status tf_context_new(tf_model *m, const tf_context_params *params, tf_contex
         tf_set_last_error("model was opened vocab-only (no weights): it can tokenize but not evaluate");
         return TF_ERR_STATE;
     }
-    if (m->params.backend != TF_BACKEND_CPU) {
-        tf_set_last_error("backend %d is not available in this build", (int)m->params.backend);
-        return TF_ERR_UNSUPPORTED;
+    if (m->params.backend != TF_BACKEND_CPU && m->params.backend != TF_BACKEND_VULKAN) {
+        tf_set_last_error("unknown backend %d", (int)m->params.backend);
+        return TF_ERR_INVALID_ARG;
     }
     tf_context_params p = params ? *params : tf_context_default_params();
     tf_status st = check_params(m, &p, err, sizeof err);
@@ -102,9 +105,10 @@ tf_status tf_context_new(tf_model *m, const tf_context_params *params, tf_contex
     c->logits = calloc((size_t)c->n_batch * (size_t)m->hp.n_vocab, sizeof(float));
     c->tokens = calloc(c->n_batch, sizeof *c->tokens);
     if (!c->logits || !c->tokens) return ctx_fail(c, TF_ERR_NOMEM, "out of memory for logits");
-    c->be = &tf_backend_cpu;
+    c->be = m->params.backend == TF_BACKEND_VULKAN ? &tf_backend_vk : &tf_backend_cpu;
     st = c->be->init(c, err, sizeof err);
     if (st) return ctx_fail(c, st, err);
+    snprintf(c->be_desc, sizeof c->be_desc, "%s (%d threads)", c->be->name, c->p.n_threads);
     *out = c;
     return TF_OK;
 }
@@ -116,6 +120,12 @@ tf_status tf_context_reset(tf_context *c)
     c->n_past = 0;
     c->n_logit_rows = 0;
     return TF_OK;
+}
+
+const char *tf_context_backend(const tf_context *c)
+{
+    if (!c) return "";
+    return c->be->describe ? c->be->describe(c) : c->be_desc;
 }
 
 uint32_t tf_context_n_ctx(const tf_context *c) { return c ? c->n_ctx : 0; }

@@ -23,9 +23,12 @@ typedef struct tf_backend_ops {
     /* Zero the KV cache (prompts are private). */
     void (*clear)(tf_context *c);
     void (*free)(tf_context *c);
+    /* Device description for tf_context_backend (NULL: the name). */
+    const char *(*describe)(const tf_context *c);
 } tf_backend_ops;
 
 extern const tf_backend_ops tf_backend_cpu;
+extern const tf_backend_ops tf_backend_vk; /* backend_vk.c (a stub without Vulkan) */
 
 struct tf_context {
     tf_model *m;
@@ -37,6 +40,7 @@ struct tf_context {
     float *logits;        /* n_batch * n_vocab */
     int32_t n_logit_rows; /* rows of the last eval, 0 before any */
     int32_t *tokens;      /* copy of the batch (n_batch) */
+    char be_desc[64];     /* tf_context_backend of backends without describe */
     char err[TF_ERRLEN];
 };
 

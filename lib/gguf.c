@@ -44,6 +44,7 @@ typedef struct reader {
     char *err;
     size_t errlen;
     const char *name;
+    int status; /* what a failure returns: TF_ERR_FORMAT unless rd_oom */
 } reader;
 
 static bool rd_fail(reader *r, uint64_t off, const char *what)
@@ -51,6 +52,13 @@ static bool rd_fail(reader *r, uint64_t off, const char *what)
     tf_errf(r->err, r->errlen, "%s: offset %llu: %s", r->name,
             (unsigned long long)off, what);
     return false;
+}
+
+/* An allocation failed: the file may be fine, the machine is not. */
+static bool rd_oom(reader *r, uint64_t off, const char *what)
+{
+    r->status = TF_ERR_NOMEM;
+    return rd_fail(r, off, what);
 }
 
 static bool rd_need(reader *r, uint64_t n, const char *what)
@@ -176,7 +184,7 @@ static bool read_array(reader *r, tf_gguf_kv *kv, const char *key)
     /* Each string takes at least its 8-byte length: prove n fits first. */
     if (!rd_need(r, n * 8, what)) return false;
     kv->v.arr.strs = calloc(n ? n : 1, sizeof(tf_gguf_str));
-    if (!kv->v.arr.strs) return rd_fail(r, at, "out of memory for string array");
+    if (!kv->v.arr.strs) return rd_oom(r, at, "out of memory for string array");
     for (uint64_t i = 0; i < n; i++)
         if (!rd_str(r, &kv->v.arr.strs[i], key)) return false;
     return true;
@@ -269,7 +277,7 @@ static bool read_kvs(reader *r, tf_gguf *g)
     g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
     g->kv_cap = pow2_at_least(g->n_kv);
     g->kv_index = calloc(g->kv_cap, sizeof *g->kv_index);
-    if (!g->kv || !g->kv_index) return rd_fail(r, r->pos, "out of memory");
+    if (!g->kv || !g->kv_index) return rd_oom(r, r->pos, "out of memory");
     for (uint64_t i = 0; i < g->n_kv; i++) {
         tf_gguf_kv *kv = &g->kv[i];
         kv->offset = r->pos;
@@ -415,7 +423,7 @@ static bool check_layout(reader *r, tf_gguf *g)
     }
     if (g->n_tensors < 2) return true;
     tf_gguf_tensor **by = malloc(g->n_tensors * sizeof *by);
-    if (!by) return rd_fail(r, 0, "out of memory");
+    if (!by) return rd_oom(r, 0, "out of memory");
     for (uint64_t i = 0; i < g->n_tensors; i++) by[i] = &g->tensors[i];
     qsort(by, g->n_tensors, sizeof *by, cmp_by_offset);
     bool ok = true;
@@ -456,7 +464,7 @@ static bool parse(reader *r, tf_gguf *g)
     g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
     g->t_cap = pow2_at_least(g->n_tensors);
     g->t_index = calloc(g->t_cap, sizeof *g->t_index);
-    if (!g->tensors || !g->t_index) return rd_fail(r, r->pos, "out of memory");
+    if (!g->tensors || !g->t_index) return rd_oom(r, r->pos, "out of memory");
     for (uint64_t i = 0; i < g->n_tensors; i++)
         if (!read_tensor_info(r, g, i)) return false;
     uint64_t pad = (g->alignment - r->pos % g->alignment) % g->alignment;
@@ -470,24 +478,25 @@ static bool parse(reader *r, tf_gguf *g)
 int tf_gguf_open_memory(const void *buf, size_t len, const char *name, tf_gguf **out,
                         char *err, size_t errlen)
 {
-    if (!out) return -1;
+    if (!out) return TF_ERR_INVALID_ARG;
     *out = NULL;
     if (!buf && len) {
         tf_errf(err, errlen, "%s: NULL buffer", name ? name : "(memory)");
-        return -1;
+        return TF_ERR_INVALID_ARG;
     }
     tf_gguf *g = calloc(1, sizeof *g);
     if (!g) {
         tf_errf(err, errlen, "out of memory");
-        return -1;
+        return TF_ERR_NOMEM;
     }
     snprintf(g->name, sizeof g->name, "%s", name ? name : "(memory)");
     g->buf = buf;
     g->len = len;
-    reader r = {.p = buf, .len = len, .err = err, .errlen = errlen, .name = g->name};
+    reader r = {.p = buf, .len = len, .err = err, .errlen = errlen, .name = g->name,
+                .status = TF_ERR_FORMAT};
     if (!parse(&r, g)) {
         tf_gguf_close(g);
-        return -1;
+        return r.status;
     }
     *out = g;
     return 0;
@@ -495,38 +504,39 @@ int tf_gguf_open_memory(const void *buf, size_t len, const char *name, tf_gguf *
 
 int tf_gguf_open_file(const char *path, tf_gguf **out, char *err, size_t errlen)
 {
-    if (!out) return -1;
+    if (!out) return TF_ERR_INVALID_ARG;
     *out = NULL;
     if (!path) {
         tf_errf(err, errlen, "no path given");
-        return -1;
+        return TF_ERR_INVALID_ARG;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         tf_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
+        return TF_ERR_IO;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         tf_errf(err, errlen, "%s: not a regular file", path);
         close(fd);
-        return -1;
+        return TF_ERR_IO;
     }
     if (st.st_size < 8) {
         tf_errf(err, errlen, "%s: offset 0: file of %lld bytes is too short for a GGUF header",
                 path, (long long)st.st_size);
         close(fd);
-        return -1;
+        return TF_ERR_FORMAT;
     }
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED) {
         tf_errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
-        return -1;
+        return TF_ERR_IO;
     }
-    if (tf_gguf_open_memory(m, (size_t)st.st_size, path, out, err, errlen) != 0) {
+    int rc = tf_gguf_open_memory(m, (size_t)st.st_size, path, out, err, errlen);
+    if (rc != 0) {
         munmap(m, (size_t)st.st_size);
-        return -1;
+        return rc;
     }
     (*out)->map = m;
     return 0;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "tinfer.h" /* tf_status: what a failed open returns */
 
 enum tf_gguf_vtype {
     TF_GGUF_U8 = 0, TF_GGUF_I8 = 1, TF_GGUF_U16 = 2, TF_GGUF_I16 = 3,
@@ -65,12 +66,15 @@ typedef struct tf_gguf_tensor {
 
 typedef struct tf_gguf tf_gguf;
 
-/* Map path read-only and index it.  On failure returns nonzero, *out is
- * NULL and err holds "<path>: offset N: <defect>".  err may be NULL. */
+/* Map path read-only and index it.  On failure returns a nonzero
+ * tf_status - TF_ERR_IO (can't open, not a regular file, can't map),
+ * TF_ERR_FORMAT (the bytes are not valid GGUF), TF_ERR_NOMEM or
+ * TF_ERR_INVALID_ARG - *out is NULL and err holds "<path>: offset N:
+ * <defect>".  err may be NULL. */
 int tf_gguf_open_file(const char *path, tf_gguf **out, char *err, size_t errlen);
 
 /* Index a buffer the caller keeps alive and unchanged until close.
- * name labels error messages. */
+ * name labels error messages.  Returns 0 or a tf_status as above. */
 int tf_gguf_open_memory(const void *buf, size_t len, const char *name,
                         tf_gguf **out, char *err, size_t errlen);
 

@@ -17,6 +17,10 @@
 void tf_set_last_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* Zero n bytes in a way the compiler may not remove, even right before
+ * free (explicit_bzero): prompts, logits and caches are private. */
+void tf_secure_zero(void *p, size_t n);
+
 /* snprintf into a caller's err buffer; NULL-safe. */
 void tf_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

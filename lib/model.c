@@ -338,7 +338,8 @@ static tf_status open_weights(tf_model *m, char *err, size_t errlen)
                 m->arch_name);
         return TF_ERR_UNSUPPORTED;
     }
-    if (!read_hparams(m, err, errlen) || !index_weights(m, err, errlen)) return TF_ERR_FORMAT;
+    if (!read_hparams(m, err, errlen)) return TF_ERR_FORMAT;
+    if (!index_weights(m, err, errlen)) return TF_ERR_NOMEM;
     if (!check_data_alignment(m, err, errlen)) return TF_ERR_UNSUPPORTED;
     /* A type GGUF defines but tinfer has no kernels for is valid, not ours. */
     for (size_t i = 0; i < m->n_weights; i++)
@@ -370,9 +371,8 @@ tf_status tf_model_open(const char *path, const tf_model_params *params, tf_mode
     tf_model *m = calloc(1, sizeof *m);
     if (!m) return fail(m, TF_ERR_NOMEM, "out of memory");
     m->params = params ? *params : tf_model_default_params();
-    if (tf_gguf_open_file(path, &m->g, err, sizeof err) != 0)
-        return fail(m, strstr(err, "cannot open") || strstr(err, "not a regular") ? TF_ERR_IO
-                                                                               : TF_ERR_FORMAT, err);
+    int grc = tf_gguf_open_file(path, &m->g, err, sizeof err);
+    if (grc != 0) return fail(m, (tf_status)grc, err);
     if (!tf_model_index_keys(m)) return fail(m, TF_ERR_NOMEM, "out of memory");
     tf_gguf_str s;
     int rc = tf_gguf_get_str(m->g, "general.architecture", &s);
@@ -387,7 +387,8 @@ tf_status tf_model_open(const char *path, const tf_model_params *params, tf_mode
     char tok_err[TF_ERRLEN] = "";
     if (tf_tokenizer_load(m->g, &m->tok, tok_err, sizeof tok_err) != 0) {
         tf_errf(err, sizeof err, "%s: %s", path, tok_err);
-        return fail(m, TF_ERR_FORMAT, err);
+        /* The loader says "out of memory" when that is what failed. */
+        return fail(m, strstr(tok_err, "out of memory") ? TF_ERR_NOMEM : TF_ERR_FORMAT, err);
     }
     m->vocab_only = m->params.vocab_only || tf_gguf_n_tensors(m->g) == 0;
     if (!m->vocab_only) {
@@ -395,7 +396,7 @@ tf_status tf_model_open(const char *path, const tf_model_params *params, tf_mode
         if (st != TF_OK) return fail(m, st, err);
     } else {
         m->hp.n_vocab = tf_tokenizer_n_vocab(m->tok);
-        index_weights(m, err, sizeof err);
+        if (!index_weights(m, err, sizeof err)) return fail(m, TF_ERR_NOMEM, err);
     }
     *out = m;
     return TF_OK;

@@ -290,12 +290,19 @@ tf_status tf_sampler_new(const tf_sampler_params *params, int32_t n_vocab,
     return TF_OK;
 }
 
+/* The penalty window holds the prompt's tokens and the candidates the
+ * last logits: zeroed before they are freed (prompts are private). */
 void tf_sampler_free(tf_sampler *s)
 {
     if (!s) return;
+    size_t nv = s->cand && s->count ? (size_t)s->n_vocab : 0;
+    tf_secure_zero(s->cand, nv * sizeof *s->cand);
+    tf_secure_zero(s->count, nv * sizeof *s->count);
+    tf_secure_zero(s->ring, (size_t)(s->window > 0 ? s->window : 1) * sizeof *s->ring);
     free(s->cand);
     free(s->count);
     free(s->ring);
+    tf_secure_zero(s, sizeof *s);
     free(s);
 }
 
@@ -309,6 +316,7 @@ void tf_sampler_reset(tf_sampler *s)
     if (!s) return;
     for (int32_t i = 0; i < s->ring_len; i++)
         s->count[s->ring[(s->ring_head + i) % s->window]]--;
+    if (s->ring_len) tf_secure_zero(s->ring, (size_t)s->window * sizeof *s->ring);
     s->ring_head = 0;
     s->ring_len = 0;
     rng_seed(s->rng, s->p.seed);

@@ -86,6 +86,7 @@ int tok_bpe_load_merges(tf_tokenizer *t, const tf_gguf_kv *kv, char *err,
                                a < 0 ? m.ptr : sp + 1, a < 0 ? la : lb);
         }
         if (tok_reserve((void **)&cat, &cat_cap, la + lb, 1)) {
+            free(cat);
             tf_errf(err, errlen, "tokenizer.ggml.merges: out of memory");
             return -1;
         }

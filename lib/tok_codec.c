@@ -220,6 +220,7 @@ int tf_tokenizer_decode(const tf_tokenizer *t, const int32_t *ids, size_t n,
     uint8_t *mark = spm ? calloc(total + 1, 1) : NULL;
     if (!s || (spm && !mark)) {
         free(s);
+        free(mark);
         return -2;
     }
     size_t o = 0;

@@ -24,6 +24,11 @@ void tf_errf(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+void tf_secure_zero(void *p, size_t n)
+{
+    if (p && n) explicit_bzero(p, n);
+}
+
 const char *tf_version(void) { return "0.1.0"; }
 
 const char *tf_status_str(tf_status s)

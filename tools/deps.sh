@@ -1,10 +1,19 @@
 #!/bin/sh
 # Install the Debian packages tinfer needs, only those that are missing.
-# usage: tools/deps.sh [build|test]   (test = build + what the tests use)
+# usage: tools/deps.sh [build|test|bench]   (test = build + what the tests use;
+#        bench = build + gnuplot and the KJV text for bench/bench_quants.sh)
 set -eu
 want="gcc make libc6-dev pkg-config libutf8proc-dev python3 python3-pip ca-certificates"
 if [ "${1:-build}" = test ]; then
-  want="$want libcmocka-dev strace valgrind"
+  # clang + its sanitizer/libFuzzer runtimes for `make fuzz` (libclang-rt-dev
+  # follows Debian 12's default clang, 14); gcc's own runtimes cover make
+  # asan and make tsan.
+  want="$want libcmocka-dev strace valgrind clang libclang-rt-dev"
+fi
+if [ "${1:-build}" = bench ]; then
+  # Plots of `tinfer bench-quants` (gnuplot) and its default text, the King
+  # James Bible (bible-kjv: the `bible` reader, data in bible-kjv-text).
+  want="$want gnuplot-nox bible-kjv"
 fi
 missing=""
 for p in $want; do

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The README's second command (and CI's): install what is missing, fetch the
 # default model for the end-to-end test, then the tests, plain and under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency test under
+# ThreadSanitizer, and each libFuzzer target for FUZZ_SECONDS (default 60;
+# tests/FUZZING.md).
 set -eu
 cd "$(dirname "$0")/.."
 tools/deps.sh test
@@ -12,3 +14,5 @@ else
 fi
 make -j"$(nproc)" check
 make -j"$(nproc)" asan
+make -j"$(nproc)" tsan
+make -j"$(nproc)" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"

@@ -4,10 +4,11 @@
  * text and user text.  tf_chat_detect must classify any template (it is
  * never executed) into a kind with a name; then the detected kind and every
  * renderable kind render the system/user pair (as C strings: they end at
- * their first NUL) through the size-query convention: the query, the exact
- * buffer and a buffer one byte short must agree, the text is NUL-terminated
- * at the reported length and contains the user text (trimmed kinds: its
- * trimmed core).  Bad kinds and arguments must be refused.
+ * their first NUL) through chat.h's size-query convention: the query, a
+ * buffer with room for the NUL, one of exactly the text's length and one a
+ * byte short must agree; the text is NUL-terminated when there is room and
+ * contains the user text (trimmed kinds: its trimmed core).  Bad kinds and
+ * arguments must be refused.
  */
 #include "fuzz_common.h"
 #include "chat.h"
@@ -57,9 +58,14 @@ static void fc_render(int kind, const char *sys, const char *user)
     size_t un;
     const char *core = fc_trim(user, &un);
     FZ_CHECK(fc_contains(buf, n, core, un));
+    char *exact = malloc(need ? need : 1); /* room for the text alone is enough */
+    FZ_CHECK(exact != NULL);
+    FZ_CHECK(tf_chat_render(kind, sys, user, exact, need, &n) == TF_OK);
+    FZ_CHECK(n == need && memcmp(exact, buf, need) == 0);
+    free(exact);
     if (need) {
-        FZ_CHECK(tf_chat_render(kind, sys, user, buf, need, &n) == TF_ERR_BUFFER);
-        FZ_CHECK(n == need && buf[0] == 0);
+        FZ_CHECK(tf_chat_render(kind, sys, user, buf, need - 1, &n) == TF_ERR_BUFFER);
+        FZ_CHECK(n == need && (need == 1 || buf[0] == 0));
     }
     FZ_CHECK(tf_chat_render(kind, sys, NULL, buf, need + 1, &n) == TF_ERR_INVALID_ARG);
     FZ_CHECK(tf_chat_render(kind, sys, user, NULL, 5, &n) == TF_ERR_INVALID_ARG);

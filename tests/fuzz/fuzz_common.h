@@ -90,7 +90,7 @@ typedef struct fz_sampler_head {
     int32_t penalty_last_n;
     uint64_t seed;
     int16_t n_vocab; /* <= 0 must be rejected */
-    uint8_t rounds;  /* sample/accept rounds, taken modulo 8, plus 1 */
+    uint8_t rounds;  /* sample/accept rounds, taken modulo 4, plus 1 */
 } fz_sampler_head;
 
 #define FZ_SAMPLER_HEAD_BYTES 43

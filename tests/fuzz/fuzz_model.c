@@ -10,6 +10,7 @@
  * small model is run: a context of at most 16 positions evaluates the
  * tokens, logits are read and a greedy sampler picks an id in range.
  */
+#include <math.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -74,7 +75,8 @@ static void fm_describe(tf_model *m)
         char buf[64];
         size_t n = 0;
         tf_status st = tf_token_to_piece(m, t, buf, sizeof buf, &n);
-        FZ_CHECK(st == TF_OK || st == TF_ERR_BUFFER || (st == TF_ERR_INVALID_ARG && (t < 0 || t >= d.n_vocab)));
+        bool out_of_range = t < 0 || t >= d.n_vocab;
+        FZ_CHECK(st == TF_OK || st == TF_ERR_BUFFER || (st == TF_ERR_INVALID_ARG && out_of_range));
         (void)tf_token_is_eog(m, t);
     }
     char chat[1024];
@@ -115,7 +117,12 @@ static void fm_run(tf_model *m, const tf_token *ids, size_t n)
     tf_sampler *s = NULL;
     FZ_CHECK(tf_sampler_new(&sp, d.n_vocab, &s) == TF_OK);
     tf_token next = -1;
-    FZ_CHECK(tf_sampler_sample(s, logits, &next) == TF_OK);
+    st = tf_sampler_sample(s, logits, &next);
+    if (st != TF_OK) { /* refused only when no logit is above -inf (NaN weights) */
+        FZ_CHECK(st == TF_ERR_INVALID_ARG);
+        for (int32_t i = 0; i < d.n_vocab; i++) FZ_CHECK(!(logits[i] > -INFINITY));
+        next = 0;
+    }
     FZ_CHECK(next >= 0 && next < d.n_vocab);
     st = tf_eval(c, &next, 1, false);
     FZ_CHECK(st == TF_OK || (st == TF_ERR_CONTEXT_FULL && n == tf_context_n_ctx(c)));

@@ -103,7 +103,7 @@ static void hparams(gw_model *m, const char *arch, double rope_base, int32_t n_v
     gw_set_u32(m, KEY("context_length"), 64);
     gw_set_u32(m, KEY("embedding_length"), 32);
     gw_set_u32(m, KEY("block_count"), 2);
-    gw_set_u32(m, KEY("feed_forward_length"), 64);
+    gw_set_u32(m, KEY("feed_forward_length"), 32);
     gw_set_u32(m, KEY("attention.head_count"), 4);
     gw_set_u32(m, KEY("attention.head_count_kv"), 2);
     gw_set_f(m, KEY("attention.layer_norm_rms_epsilon"), TF_GGUF_F32, 1e-5);
@@ -131,9 +131,9 @@ static void layers(gw_model *m, bool bias, uint32_t wo_type)
         }
         T("attn_output.weight", wo_type, 32, 32, false);
         T("ffn_norm.weight", TF_TYPE_F32, 32, 1, true);
-        T("ffn_gate.weight", TF_TYPE_Q4_1, 32, 64, false);
-        T("ffn_up.weight", TF_TYPE_Q5_0, 32, 64, false);
-        T("ffn_down.weight", TF_TYPE_IQ4_NL, 64, 32, false);
+        T("ffn_gate.weight", TF_TYPE_Q4_1, 32, 32, false);
+        T("ffn_up.weight", TF_TYPE_Q5_0, 32, 32, false);
+        T("ffn_down.weight", TF_TYPE_IQ4_NL, 32, 32, false);
 #undef T
     }
 }
@@ -193,7 +193,7 @@ static void make_llama(gw_model *m)
     m->align = 32;
     hparams(m, "llama", 10000.0, SPM_N);
     spm_vocab(m);
-    tensor(m, "token_embd.weight", TF_TYPE_Q8_0, 32, SPM_N, false);
+    tensor(m, "token_embd.weight", TF_TYPE_Q4_0, 32, SPM_N, false);
     tensor(m, "output_norm.weight", TF_TYPE_F32, 32, 1, true);
     layers(m, false, TF_TYPE_F16);
 }
@@ -273,9 +273,9 @@ static void make_qwen2(gw_model *m)
     m->align = 32;
     hparams(m, "qwen2", 1e6, BPE_N);
     bpe_vocab(m);
-    tensor(m, "token_embd.weight", TF_TYPE_F16, 32, BPE_N, false);
+    tensor(m, "token_embd.weight", TF_TYPE_Q8_0, 32, BPE_N, false);
     tensor(m, "output_norm.weight", TF_TYPE_F32, 32, 1, true);
-    tensor(m, "output.weight", TF_TYPE_Q8_0, 32, BPE_N, false);
+    tensor(m, "output.weight", TF_TYPE_Q4_0, 32, BPE_N, false);
     layers(m, true, TF_TYPE_BF16);
 }
 
@@ -302,11 +302,16 @@ static const char *const odd_cases[] = {
     "spm: invalid UTF-8 token", "spm: token with NUL", "spm: duplicate token",
     "spm: byte token <0xZZ>", "bpe: merge without space", "bpe: merge of 3 parts"};
 
+/* "qwen2: no q bias" -> "qwen2-no-q-bias.gguf" */
 static void file_name(const char *what, char *out, size_t cap)
 {
     size_t o = 0;
-    for (const char *p = what; *p && o + 6 < cap; p++)
-        out[o++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-';
+    for (const char *p = what; *p && o + 6 < cap; p++) {
+        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        if (alnum) out[o++] = *p;
+        else if (o && out[o - 1] != '-') out[o++] = '-';
+    }
+    while (o && out[o - 1] == '-') o--;
     snprintf(out + o, cap - o, ".gguf");
 }
 
@@ -395,10 +400,15 @@ static void texts(void)
 static void chats(void)
 {
     static const char *const tmpl[] = {
-        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}",
-        "{% if messages[0]['role'] == 'system' %}{% set system_message = '<<SYS>>\\n' + messages[0]['content'] | trim + '\\n<</SYS>>\\n\\n' %}{% endif %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}",
-        "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endfor %}",
-        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' %}",
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+        "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}",
+        "{% if messages[0]['role'] == 'system' %}{% set system_message = '<<SYS>>\\n' + "
+        "messages[0]['content'] | trim + '\\n<</SYS>>\\n\\n' %}{% endif %}"
+        "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}",
+        "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + message['content'] + "
+        "' [/INST]' }}{% endfor %}",
+        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
+        "message['content'] | trim + '<|eot_id|>' %}",
         "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}",
         "{{'<|user|>' + '\\n' + message['content'] + '<|end|>' + '\\n' + '<|assistant|>' + '\\n'}}",
         "[SYSTEM_PROMPT] [INST] mistral",

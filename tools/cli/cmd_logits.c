@@ -15,7 +15,9 @@ static const char *usage_text =
     "position (little-endian) to OUT.f32.\n"
     "  -t N          threads (default: all CPUs)\n"
     "  --kv f16|f32  KV cache type (default f16)\n"
-    "  --one-by-one  evaluate the prompt one token at a time too\n";
+    "  --one-by-one  evaluate the prompt one token at a time too\n"
+    "  --backend cpu|vulkan  where to compute (default cpu)\n"
+    "  --device N    Vulkan device index (default: the best)\n";
 
 /* Parse one line of space-separated ids into a growing array. */
 static int read_line_ids(FILE *f, tf_token **ids, size_t *n)
@@ -67,6 +69,7 @@ int cmd_logits(int argc, char **argv)
     const char *model = NULL, *replay = NULL, *outp = NULL;
     tf_context_params cp = tf_context_default_params();
     bool one_by_one = false;
+    tf_model_params mp = tf_model_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool more = i + 1 < argc;
@@ -81,6 +84,12 @@ int cmd_logits(int argc, char **argv)
             else if (!strcmp(k, "f32")) cp.kv_type = TF_KV_F32;
             else { fprintf(stderr, "tinfer logits: --kv takes f16 or f32\n"); return 2; }
         } else if (!strcmp(a, "--one-by-one")) one_by_one = true;
+        else if (!strcmp(a, "--backend") && more) {
+            const char *b = argv[++i];
+            if (!strcmp(b, "cpu")) mp.backend = TF_BACKEND_CPU;
+            else if (!strcmp(b, "vulkan")) mp.backend = TF_BACKEND_VULKAN;
+            else { fprintf(stderr, "tinfer logits: --backend takes cpu or vulkan\n"); return 2; }
+        } else if (!strcmp(a, "--device") && more) mp.device = atoi(argv[++i]);
         else { fprintf(stderr, "tinfer logits: unexpected argument '%s'\n%s", a, usage_text); return 2; }
     }
     if (!model || !replay || !outp) { fputs(usage_text, stderr); return 2; }
@@ -95,7 +104,7 @@ int cmd_logits(int argc, char **argv)
     tf_context *c = NULL;
     FILE *out = NULL;
     if (bad || np == 0) { fprintf(stderr, "tinfer logits: %s is not a .tokens file\n", replay); goto done; }
-    if (tf_model_open(model, NULL, &m) != TF_OK) { fprintf(stderr, "tinfer logits: %s\n", tf_last_error()); goto done; }
+    if (tf_model_open(model, &mp, &m) != TF_OK) { fprintf(stderr, "tinfer logits: %s\n", tf_last_error()); goto done; }
     if (cp.n_batch < np) cp.n_batch = (uint32_t)np;
     if (tf_context_new(m, &cp, &c) != TF_OK) { fprintf(stderr, "tinfer logits: %s\n", tf_last_error()); goto done; }
     out = fopen(outp, "wb");

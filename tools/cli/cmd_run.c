@@ -26,7 +26,9 @@ static const char *usage_text =
     "  -c N               context length (default: min(model's, 4096))\n"
     "  --chat             wrap the prompt in the model's chat template\n"
     "  --system TEXT      system message for --chat\n"
-    "  --no-bos           don't add the BOS token\n";
+    "  --no-bos           don't add the BOS token\n"
+    "  --backend cpu|vulkan  where to compute (default cpu); vulkan prints its device on stderr\n"
+    "  --device N         Vulkan device index (default: the best: discrete > integrated > CPU)\n";
 
 typedef struct run_opts {
     const char *model, *prompt, *file, *system;
@@ -36,6 +38,8 @@ typedef struct run_opts {
     int n_stops;
     tf_sampler_params sp;
     tf_context_params cp;
+    tf_model_params mp;
+    bool show_backend;
 } run_opts;
 
 static double now_s(void)
@@ -50,6 +54,7 @@ static int parse(int argc, char **argv, run_opts *o)
     o->n_predict = 256;
     o->sp = tf_sampler_default_params();
     o->cp = tf_context_default_params();
+    o->mp = tf_model_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 1; }
@@ -64,6 +69,12 @@ static int parse(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "-f")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--backend")) {
+            if (!strcmp(v, "cpu")) o->mp.backend = TF_BACKEND_CPU;
+            else if (!strcmp(v, "vulkan")) o->mp.backend = TF_BACKEND_VULKAN;
+            else { fprintf(stderr, "tinfer run: --backend takes cpu or vulkan\n"); return 2; }
+            o->show_backend = true;
+        }
         else if (!strcmp(a, "--stop")) {
             if (o->n_stops == MAX_STOPS || !*v) { fprintf(stderr, "tinfer run: at most %d non-empty --stop\n", MAX_STOPS); return 2; }
             o->stops[o->n_stops++] = v;
@@ -80,6 +91,7 @@ static int parse(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--seed")) o->sp.seed = (uint64_t)num;
         else if (!strcmp(a, "-t")) o->cp.n_threads = (int)num;
         else if (!strcmp(a, "-c")) o->cp.n_ctx = (uint32_t)num;
+        else if (!strcmp(a, "--device")) o->mp.device = (int)num;
         else { fprintf(stderr, "tinfer run: unknown option '%s'\n", a); return 2; }
     }
     if (!o->model || (!o->prompt == !o->file)) {
@@ -236,11 +248,12 @@ int cmd_run(int argc, char **argv)
     tf_token *toks = NULL;
     char *text = NULL;
     rc = 1;
-    if (tf_model_open(o.model, NULL, &m) != TF_OK) { fprintf(stderr, "tinfer run: %s\n", tf_last_error()); goto done; }
+    if (tf_model_open(o.model, &o.mp, &m) != TF_OK) { fprintf(stderr, "tinfer run: %s\n", tf_last_error()); goto done; }
     if (tf_context_new(m, &o.cp, &c) != TF_OK || tf_sampler_new(&o.sp, tf_n_vocab(m), &s) != TF_OK) {
         fprintf(stderr, "tinfer run: %s\n", tf_last_error());
         goto done;
     }
+    if (o.show_backend) fprintf(stderr, "backend: %s\n", tf_context_backend(c));
     size_t len = 0, n = 0;
     if (!(text = build_prompt(m, &o, &len))) goto done;
     int flags = (o.no_bos ? TF_TOKENIZE_NO_BOS : 0) | (o.chat ? TF_TOKENIZE_SPECIAL : 0);

@@ -14,6 +14,9 @@ static const struct {
     {"info", cmd_info, "show a model's architecture, hyperparameters, tokenizer and tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "replay a golden .tokens file and write the logits (float32)"},
+    {"quantize", cmd_quantize, "rewrite a model in another tensor type (Q4_K_M, Q8_0, F16, ...)"},
+    {"bench-quants", cmd_bench_quants, "quantization-level report: size, speed, perplexity, KL vs source"},
+    {"bench", cmd_bench, "prompt and decode speed (llama-bench style), memory bandwidth use"},
 };
 
 static void usage(FILE *f)
@@ -22,7 +25,7 @@ static void usage(FILE *f)
                "usage: tinfer COMMAND [options]   (tinfer COMMAND --help for details)\n\n"
                "commands:\n", tf_version());
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,145 @@
+/* bench_kernels.c - single-thread throughput of the matrix kernels per ISA
+ * level (tf_kernels_level_of):
+ *   matvec: one 4096 x 4096 weight matrix times one token through gemm
+ *           (what decoding does), reported as GB/s of weights streamed;
+ *   gemm:   4096 x ROWS weights times 128 tokens, as GFLOP/s (2 per
+ *           multiply-add), and the old way (a vec_dot per element) too.
+ * Each figure is the best of a few timed runs, in thread CPU time.  Usage:
+ *   bench_kernels [-t TYPE,...] [-l LEVEL,...] [-r ROWS] [-s SECONDS]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "kernels.h"
+
+/* Times are this thread's CPU time: on a shared machine other processes
+ * take turns on our core, which wall time would count against us. */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* Random rows of type t (quantized from uniform floats). */
+static void *rows_of(uint32_t t, int64_t n, int rows, size_t *rb)
+{
+    *rb = tf_row_size(t, n);
+    uint8_t *p = xmalloc(*rb * rows);
+    float *x = malloc(n * sizeof *x);
+    uint64_t s = 88172645463325252ull ^ (uint64_t)t;
+    for (int r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < n; i++) {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            x[i] = (float)((s >> 40) / 8388608.0 - 1.0);
+        }
+        tf_kernels_ref_of(t)->from_float(x, p + *rb * r, n);
+    }
+    free(x);
+    return p;
+}
+
+typedef struct {
+    const tf_type_kernels *k;
+    int64_t n;
+    const uint8_t *w, *a;
+    size_t ws, as;
+    int nw, na;
+    float *out;
+    int use_gemm;
+} job;
+
+static void run(const job *j)
+{
+    if (j->use_gemm) {
+        j->k->gemm(j->n, j->w, j->ws, j->nw, j->a, j->as, j->na, j->out, j->nw);
+        return;
+    }
+    for (int r = 0; r < j->nw; r++)
+        for (int t = 0; t < j->na; t++)
+            j->out[(size_t)t * j->nw + r] = j->k->vec_dot(j->n, j->w + r * j->ws, j->a + t * j->as);
+}
+
+/* Best time of one run over about `secs` seconds (at least 3 runs). */
+static double best_time(const job *j, double secs)
+{
+    double best = 1e30, start = now();
+    for (int it = 0; it < 3 || now() - start < secs; it++) {
+        double t0 = now();
+        run(j);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+        if (it > 1000) break;
+    }
+    return best;
+}
+
+static int listed(const char *list, const char *name)
+{
+    if (!list) return 1;
+    size_t len = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == 0 || p[len] == ','))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *types = "Q4_0,Q8_0,Q4_K,Q6_K,F16", *levels = NULL;
+    int rows = 1024;
+    double secs = 0.3;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-t")) types = argv[i + 1];
+        else if (!strcmp(argv[i], "-l")) levels = argv[i + 1];
+        else if (!strcmp(argv[i], "-r")) rows = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-s")) secs = atof(argv[i + 1]);
+    }
+    const char *lv[] = {"ref", "avx2", "avx512", "neon"};
+    const int64_t n = 4096;
+    const int T = 128;
+    tf_kernels_init(false);
+    printf("%-7s %-7s %12s %12s %14s %14s\n", "type", "level", "matvec GB/s", "(vec_dot)",
+           "gemm GFLOP/s", "(vec_dot)");
+    for (uint32_t t = 0; t < TF_TYPE_COUNT; t++) {
+        const tf_type_traits *tr = tf_type_traits_of(t);
+        if (!tr || !tr->compute || !listed(types, tr->name)) continue;
+        uint32_t vdt = tf_kernels_ref_of(t)->vec_dot_type;
+        size_t ws, as;
+        uint8_t *w = rows_of(t, n, 4096, &ws), *a = rows_of(vdt, n, T, &as);
+        float *out = xmalloc(sizeof(float) * 4096 * T);
+        for (int l = 0; l < 4; l++) {
+            const tf_type_kernels *k = tf_kernels_level_of(lv[l], t);
+            if (!k || !listed(levels, lv[l])) continue;
+            job mv = {k, n, w, a, ws, as, 4096, 1, out, 1};
+            double tmv = best_time(&mv, secs);
+            mv.use_gemm = 0;
+            double tmv1 = best_time(&mv, secs);
+            job gm = {k, n, w, a, ws, as, rows, T, out, 1};
+            double tg = best_time(&gm, secs);
+            job vd = gm;
+            vd.use_gemm = 0;
+            double tv = best_time(&vd, secs);
+            double flop = 2.0 * n * rows * T;
+            printf("%-7s %-7s %12.2f %12.2f %14.1f %14.1f\n", tr->name, lv[l],
+                   ws * 4096.0 / tmv / 1e9, ws * 4096.0 / tmv1 / 1e9, flop / tg / 1e9,
+                   flop / tv / 1e9);
+            fflush(stdout);
+        }
+        free(w);
+        free(a);
+        free(out);
+    }
+    return 0;
+}

@@ -1,0 +1,403 @@
+/* test_kernels_isa.c - every ISA level this CPU runs (ref, avx2, avx512,
+ * neon: tf_kernels_level_of) against the portable kernels, and every
+ * level's gemm against its own vec_dot:
+ *   exact integer paths: random block bytes (every bit pattern, -128
+ *     included) with unit scales and small-integer activations, so every
+ *     float operation is exact and any reordering must give the same
+ *     bits; the int block sums are compared through the result;
+ *   realistic data: quantized random floats, within float rounding;
+ *   gemm == vec_dot bit for bit for odd shapes (1 row, 1 column, rows and
+ *     tokens not multiples of the tile, cache blocks forced small), with
+ *     strided output and untouched padding;
+ *   activation quantizers: identical bytes;
+ *   TINFER_KERNELS caps the selected level.
+ */
+#include "testutil.h"
+#include <math.h>
+#include "kernels.h"
+
+static const char *const k_levels[] = {"ref", "avx2", "avx512", "neon"};
+#define N_LEVELS 4
+
+static const uint32_t k_types[] = {
+    TF_TYPE_F32, TF_TYPE_F16, TF_TYPE_BF16, TF_TYPE_Q4_0, TF_TYPE_Q4_1,
+    TF_TYPE_Q5_0, TF_TYPE_Q5_1, TF_TYPE_Q8_0, TF_TYPE_IQ4_NL, TF_TYPE_Q2_K,
+    TF_TYPE_Q3_K, TF_TYPE_Q4_K, TF_TYPE_Q5_K, TF_TYPE_Q6_K,
+};
+#define N_TYPES (sizeof k_types / sizeof k_types[0])
+
+#define H_ONE 0x3c00
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+static uint8_t *xmalloc(size_t n)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    return p;
+}
+
+static int64_t blck(uint32_t type) { return tf_type_traits_of(type)->blck; }
+static bool is_float(uint32_t type) { return blck(type) == 1; }
+
+/* ---- exact integer paths -------------------------------------------------- */
+
+/* Offsets of the f16 scale fields of a weight block (-1: none). */
+static void scale_fields(uint32_t type, int off[2])
+{
+    off[0] = off[1] = -1;
+    switch (type) {
+    case TF_TYPE_Q4_1: case TF_TYPE_Q5_1: case TF_TYPE_Q4_K: case TF_TYPE_Q5_K:
+        off[0] = 0; off[1] = 2; break;
+    case TF_TYPE_Q2_K: off[0] = 80; off[1] = 82; break;
+    case TF_TYPE_Q3_K: off[0] = 108; break;
+    case TF_TYPE_Q6_K: off[0] = 208; break;
+    default: off[0] = 0; break;
+    }
+}
+
+/* nb blocks of random bytes with every scale field 1.0. */
+static uint8_t *random_weights(uint32_t type, int64_t nb, uint64_t *s)
+{
+    size_t bs = tf_type_traits_of(type)->size;
+    uint8_t *w = xmalloc(nb * bs);
+    for (size_t i = 0; i < nb * bs; i++)
+        w[i] = (uint8_t)tu_rand(s);
+    int off[2];
+    scale_fields(type, off);
+    for (int64_t b = 0; b < nb; b++)
+        for (int k = 0; k < 2; k++)
+            if (off[k] >= 0)
+                put16(w + b * bs + off[k], H_ONE);
+    return w;
+}
+
+/* Activations of the weight type's vec_dot_type: scale 1, quants uniform
+ * in [-amp, amp], the derived fields (Q8_1's s, Q8_K's bsums) consistent. */
+static uint8_t *random_acts(uint32_t vdt, int64_t n, int amp, uint64_t *s)
+{
+    size_t bytes = tf_row_size(vdt, n);
+    uint8_t *a = xmalloc(bytes);
+    memset(a, 0, bytes);
+    for (int64_t b = 0; b < n / blck(vdt); b++) {
+        int8_t q[256];
+        int nq = (int)blck(vdt), sum = 0;
+        for (int j = 0; j < nq; j++) {
+            q[j] = (int8_t)((int)(tu_rand(s) % (2u * amp + 1)) - amp);
+            sum += q[j];
+        }
+        if (vdt == TF_TYPE_Q8_0) {
+            uint8_t *p = a + b * 34;
+            put16(p, H_ONE);
+            memcpy(p + 2, q, 32);
+        } else if (vdt == TF_TYPE_Q8_1) {
+            uint8_t *p = a + b * 36;
+            put16(p, H_ONE);
+            put16(p + 2, tf_f32_to_f16((float)sum));
+            memcpy(p + 4, q, 32);
+        } else {
+            assert_int_equal(vdt, TF_TYPE_Q8_K);
+            uint8_t *p = a + b * 292;
+            float one = 1.0f;
+            memcpy(p, &one, 4);
+            memcpy(p + 4, q, 256);
+            for (int j = 0; j < 16; j++) {
+                int16_t bsum = 0;
+                for (int l = 0; l < 16; l++) bsum = (int16_t)(bsum + q[16 * j + l]);
+                memcpy(p + 260 + 2 * j, &bsum, 2);
+            }
+        }
+    }
+    return a;
+}
+
+/* sum |w_i a_i| of the dequantized rows (every exact float path stays
+ * below it in magnitude). */
+static double magnitude(uint32_t type, const void *w, const void *a, int64_t n)
+{
+    const tf_type_kernels *k = tf_kernels_ref_of(type);
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    assert_true(x && y);
+    k->to_float(w, x, n);
+    tf_kernels_ref_of(k->vec_dot_type)->to_float(a, y, n);
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m += fabs((double)x[i] * y[i]);
+    free(x);
+    free(y);
+    return m;
+}
+
+/* Activation amplitude keeping sum |w a| of nb blocks well under 2^24. */
+static int amp_for(uint32_t type, int64_t nb)
+{
+    int wmax; /* largest |dequantized weight| with unit scales */
+    switch (type) {
+    case TF_TYPE_Q2_K: wmax = 15 * 3 + 15; break;
+    case TF_TYPE_Q3_K: wmax = 32 * 4; break;
+    case TF_TYPE_Q4_K: wmax = 63 * 15 + 63; break;
+    case TF_TYPE_Q5_K: wmax = 63 * 31 + 63; break;
+    case TF_TYPE_Q6_K: wmax = 128 * 32; break;
+    default: wmax = 128 + 31; break;
+    }
+    int64_t amp = (1 << 23) / (nb * blck(type) * wmax);
+    return amp > 127 ? 127 : amp < 1 ? 1 : (int)amp;
+}
+
+static void test_exact_integer(void **state)
+{
+    (void)state;
+    static const int64_t nbs32[] = {1, 2, 3, 5, 15}, nbsK[] = {1, 2, 3};
+    uint64_t s = 4242;
+    int levels = 0;
+    for (int l = 0; l < N_LEVELS; l++) {
+        if (!tf_kernels_level_of(k_levels[l], TF_TYPE_Q4_0))
+            continue;
+        levels++;
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            uint32_t type = k_types[ti];
+            if (is_float(type))
+                continue;
+            const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], type);
+            const tf_type_kernels *r = tf_kernels_ref_of(type);
+            bool kq = blck(type) == 256;
+            const int64_t *nbs = kq ? nbsK : nbs32;
+            int cnt = kq ? 3 : 5;
+            for (int c = 0; c < cnt; c++)
+                for (int rep = 0; rep < 20; rep++) {
+                    int64_t nb = nbs[c], n = nb * blck(type);
+                    uint8_t *w = random_weights(type, nb, &s);
+                    uint8_t *a = random_acts(r->vec_dot_type, n, amp_for(type, nb), &s);
+                    assert_true(magnitude(type, w, a, n) < 0x1p24);
+                    float got = f->vec_dot(n, w, a), want = r->vec_dot(n, w, a);
+                    if (got != want)
+                        fail_msg("%s %s n=%lld rep %d: %.9g, ref %.9g", k_levels[l],
+                                 tf_type_name(type), (long long)n, rep, got, want);
+                    free(w);
+                    free(a);
+                }
+        }
+    }
+    printf("  exact integer dots: %d levels\n", levels);
+}
+
+/* ---- realistic data -------------------------------------------------------- */
+
+static float *rand_floats(int64_t n, uint64_t *s)
+{
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = tu_randf(s) * ((i % 61 == 3) ? 20.0f : 1.0f);
+    return v;
+}
+
+static void *quant(uint32_t type, const float *x, int64_t n)
+{
+    void *q = xmalloc(tf_row_size(type, n));
+    tf_kernels_ref_of(type)->from_float(x, q, n);
+    return q;
+}
+
+/* Row lengths to try: odd element counts for the float formats. */
+static int sizes_of(uint32_t type, int64_t *sz)
+{
+    static const int64_t fl[] = {1, 7, 8, 15, 16, 17, 31, 33, 100, 257, 4096};
+    static const int64_t q32[] = {32, 64, 96, 160, 480, 4096};
+    static const int64_t qk[] = {256, 512, 768, 4096};
+    const int64_t *src = is_float(type) ? fl : blck(type) == 32 ? q32 : qk;
+    int cnt = is_float(type) ? 11 : blck(type) == 32 ? 6 : 4;
+    memcpy(sz, src, cnt * sizeof *sz);
+    return cnt;
+}
+
+static void test_realistic(void **state)
+{
+    (void)state;
+    uint64_t s = 777;
+    double worst = 0;
+    for (int l = 0; l < N_LEVELS; l++) {
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            uint32_t type = k_types[ti];
+            const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], type);
+            if (!f)
+                continue;
+            const tf_type_kernels *r = tf_kernels_ref_of(type);
+            int64_t sz[16];
+            int cnt = sizes_of(type, sz);
+            for (int c = 0; c < cnt; c++) {
+                int64_t n = sz[c];
+                float *xw = rand_floats(n, &s), *xa = rand_floats(n, &s);
+                void *w = quant(type, xw, n), *a = quant(r->vec_dot_type, xa, n);
+                double mag = magnitude(type, w, a, n);
+                if (r->vec_dot_type == TF_TYPE_Q8_1) /* m * s: s is rounded to f16 */
+                    mag *= 1.01;
+                float got = f->vec_dot(n, w, a), want = r->vec_dot(n, w, a);
+                double e = fabs((double)got - want) / (mag > 0 ? mag : 1);
+                if (e > 2e-6)
+                    fail_msg("%s %s n=%lld: %.9g, ref %.9g (mag %.3g)", k_levels[l],
+                             tf_type_name(type), (long long)n, got, want, mag);
+                worst = fmax(worst, e);
+                free(xw); free(xa); free(w); free(a);
+            }
+        }
+    }
+    printf("  realistic dots: worst |fast - ref| / sum|w a| = %.3g\n", worst);
+}
+
+/* ---- gemm == vec_dot --------------------------------------------------------- */
+
+/* One product of nw x na with padded strides; sentinels around and between
+ * the outputs must survive.  big: strides large enough that the driver's
+ * cache blocks hold only a few rows and tokens. */
+static void check_gemm(const char *lv, uint32_t type, int64_t n, int nw, int na, bool big,
+                       uint64_t *s)
+{
+    const tf_type_kernels *k = tf_kernels_level_of(lv, type);
+    uint32_t vdt = k->vec_dot_type;
+    size_t wrow = tf_row_size(type, n), arow = tf_row_size(vdt, n);
+    /* padded strides, multiples of 4 (the blocks' fields stay aligned) */
+    size_t ws = big ? 48 * 1024 + 4 : wrow + 4 * (n % 3 == 0);
+    size_t as = big ? 80 * 1024 + 4 : arow + 4;
+    uint8_t *w = xmalloc(ws * nw), *a = xmalloc(as * na);
+    for (int r = 0; r < nw; r++) {
+        float *x = rand_floats(n, s);
+        tf_kernels_ref_of(type)->from_float(x, w + r * ws, n);
+        free(x);
+    }
+    for (int t = 0; t < na; t++) {
+        float *x = rand_floats(n, s);
+        tf_kernels_ref_of(vdt)->from_float(x, a + t * as, n);
+        free(x);
+    }
+    size_t os = nw + 3;
+    float *out = malloc((os * na + 1) * sizeof *out);
+    assert_non_null(out);
+    for (size_t i = 0; i < os * na + 1; i++) out[i] = -12345.0f;
+    k->gemm(n, w, ws, nw, a, as, na, out, os);
+    for (int t = 0; t < na; t++) {
+        for (int r = 0; r < nw; r++) {
+            float want = k->vec_dot(n, w + r * ws, a + t * as), got = out[t * os + r];
+            if (memcmp(&got, &want, sizeof got) != 0)
+                fail_msg("%s %s gemm n=%lld %dx%d%s: [%d,%d] %.9g, vec_dot %.9g", lv,
+                         tf_type_name(type), (long long)n, nw, na, big ? " (blocked)" : "",
+                         r, t, got, want);
+        }
+        for (size_t r = nw; r < os; r++)
+            assert_true(out[t * os + r] == -12345.0f);
+    }
+    assert_true(out[os * na] == -12345.0f);
+    free(w); free(a); free(out);
+}
+
+static void test_gemm(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = {
+        {1, 1}, {1, 7}, {5, 1}, {7, 9}, {13, 6}, {4, 4}, {8, 8}, {3, 5}, {2, 2}, {9, 3},
+    };
+    uint64_t s = 99;
+    int done = 0;
+    for (int l = 0; l < N_LEVELS; l++) {
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            uint32_t type = k_types[ti];
+            const tf_type_kernels *k = tf_kernels_level_of(k_levels[l], type);
+            if (!k)
+                continue;
+            assert_non_null(k->gemm);
+            int64_t b = blck(type);
+            int64_t ns[3] = {b == 1 ? 37 : b, b == 1 ? 16 : 3 * b, b == 1 ? 300 : 7 * b};
+            if (b == 256)
+                ns[2] = 2 * b;
+            for (int i = 0; i < 3; i++)
+                for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+                    check_gemm(k_levels[l], type, ns[i], shapes[sh][0], shapes[sh][1], false, &s);
+            check_gemm(k_levels[l], type, ns[1], 11, 13, true, &s);
+            k->gemm(ns[0], NULL, 0, 0, NULL, 0, 5, NULL, 0); /* empty products are fine */
+            k->gemm(ns[0], NULL, 0, 5, NULL, 0, 0, NULL, 0);
+            done++;
+        }
+    }
+    printf("  gemm == vec_dot: %d (level, type) pairs\n", done);
+}
+
+/* ---- quantizers and selection ------------------------------------------------ */
+
+static void test_quantizers(void **state)
+{
+    (void)state;
+    static const uint32_t at[] = {TF_TYPE_Q8_0, TF_TYPE_Q8_1, TF_TYPE_Q8_K, TF_TYPE_F16,
+                                  TF_TYPE_BF16};
+    uint64_t s = 5;
+    const int64_t n = 4096;
+    float *x = rand_floats(n, &s);
+    x[0] = 127.0f; /* scale 1: ties land on halves */
+    for (int j = 1; j < 256; j++) x[j] = (float)(j % 50) - 24.5f;
+    x[300] = -0.0f;
+    /* a block with NaN, one with inf, one NaN-only (hostile weights can
+     * put them in activations): whatever the rule, levels agree */
+    x[520] = NAN; x[1030] = INFINITY; x[1040] = -INFINITY;
+    for (int j = 1536; j < 1568; j++) x[j] = NAN;
+    for (int l = 0; l < N_LEVELS; l++)
+        for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+            const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], at[i]);
+            if (!f)
+                continue;
+            size_t bytes = tf_row_size(at[i], n);
+            uint8_t *qf = xmalloc(bytes), *qr = xmalloc(bytes);
+            f->from_float(x, qf, n);
+            tf_kernels_ref_of(at[i])->from_float(x, qr, n);
+            if (memcmp(qf, qr, bytes) != 0)
+                fail_msg("%s %s quantizer differs from ref", k_levels[l], tf_type_name(at[i]));
+            free(qf);
+            free(qr);
+        }
+    free(x);
+}
+
+static void test_selection(void **state)
+{
+    (void)state;
+    const char *env = getenv("TINFER_KERNELS");
+    char *saved = env ? strdup(env) : NULL;
+    unsetenv("TINFER_KERNELS");
+    const char *best = tf_kernels_init(false);
+    printf("  best level: %s; available:", best);
+    for (int l = 0; l < N_LEVELS; l++) {
+        bool have = tf_kernels_level_of(k_levels[l], TF_TYPE_Q4_0) != NULL;
+        if (have)
+            printf(" %s", k_levels[l]);
+        setenv("TINFER_KERNELS", k_levels[l], 1);
+        const char *got = tf_kernels_init(false);
+        if (have) {
+            assert_string_equal(got, k_levels[l]);
+            assert_ptr_equal(tf_kernels_of(TF_TYPE_Q4_K),
+                             tf_kernels_level_of(k_levels[l], TF_TYPE_Q4_K));
+        }
+        assert_string_equal(tf_kernels_init(true), "ref");
+    }
+    printf("\n");
+    assert_null(tf_kernels_level_of("sse9", TF_TYPE_Q4_0));
+    assert_null(tf_kernels_level_of("ref", TF_TYPE_COUNT));
+    assert_non_null(tf_kernels_level_of("ref", TF_TYPE_Q8_K));
+    setenv("TINFER_KERNELS", "bogus", 1); /* unknown names are ignored */
+    assert_string_equal(tf_kernels_init(false), best);
+    unsetenv("TINFER_KERNELS");
+    assert_string_equal(tf_kernels_init(false), best);
+    if (saved) {
+        setenv("TINFER_KERNELS", saved, 1);
+        tf_kernels_init(false);
+        free(saved);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_selection),
+        cmocka_unit_test(test_exact_integer),
+        cmocka_unit_test(test_realistic),
+        cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_quantizers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

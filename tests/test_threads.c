@@ -1,0 +1,194 @@
+/* test_threads.c - one shared model, several threads, each with its own
+ * context and sampler, generating at the same time.
+ *
+ * For each model (tiny Llama Q8_0, tiny Qwen2 F16, tiny MoE Q8_0) a
+ * single-threaded run first records, per prompt, the greedy tokens and
+ * the logits of every step.  Then worker threads - each using a context
+ * whose own pool has 2 threads, and a different prompt from its
+ * neighbours, so cross-talk between contexts would show - tokenize with
+ * the shared model, generate, and detokenize, twice (contexts are created
+ * and freed concurrently too), while another thread opens and closes
+ * models.  Every worker's tokens and logits must equal the reference bit
+ * for bit (the CPU backend computes each element in one thread in a fixed
+ * order, so the thread count can't change results).
+ *
+ * `make check` runs it plainly; `make tsan` runs it under ThreadSanitizer,
+ * which also reports any data race on the way.
+ */
+#include "testutil.h"
+#include <pthread.h>
+
+#include "tinfer.h"
+
+#define N_GEN 12
+#define N_WORKERS 4
+#define N_PROMPTS 3
+#define MAX_PROMPT 64
+
+static const char *const prompts[N_PROMPTS] = {
+    "Once upon a time, there was a little dog",
+    "The capital of France is",
+    "1, 2, 3, 4, 5,"};
+
+typedef struct run_result {
+    tf_token toks[N_GEN];
+    float *logits; /* N_GEN rows of n_vocab */
+    char text[1024];
+    char err[256];
+} run_result;
+
+/* Tokenize, evaluate the prompt as one batch, then N_GEN greedy steps. */
+static int generate(tf_model *m, const char *prompt, int n_threads, run_result *r)
+{
+    int32_t nv = tf_n_vocab(m);
+    tf_token in[MAX_PROMPT];
+    size_t n = 0;
+    tf_context_params cp = tf_context_default_params();
+    cp.n_ctx = 128;
+    cp.n_batch = 64;
+    cp.n_threads = n_threads;
+    tf_sampler_params sp = tf_sampler_default_params();
+    sp.temp = 0;
+    tf_context *c = NULL;
+    tf_sampler *s = NULL;
+    r->logits = malloc((size_t)N_GEN * (size_t)nv * sizeof(float));
+    if (!r->logits) return snprintf(r->err, sizeof r->err, "out of memory");
+    tf_status st = tf_tokenize(m, prompt, strlen(prompt), TF_TOKENIZE_DEFAULT, in, MAX_PROMPT, &n);
+    if (!st) st = tf_context_new(m, &cp, &c);
+    if (!st) st = tf_sampler_new(&sp, nv, &s);
+    if (st) {
+        snprintf(r->err, sizeof r->err, "setup: %s", tf_last_error());
+        tf_context_free(c);
+        return 1;
+    }
+    st = tf_eval(c, in, n, false);
+    for (int i = 0; i < N_GEN && st == TF_OK; i++) {
+        const float *lg;
+        st = tf_logits(c, -1, &lg);
+        if (st == TF_OK) {
+            memcpy(r->logits + (size_t)i * (size_t)nv, lg, (size_t)nv * sizeof(float));
+            st = tf_sampler_sample(s, lg, &r->toks[i]);
+        }
+        if (st == TF_OK) st = tf_eval(c, &r->toks[i], 1, false);
+    }
+    if (st != TF_OK) snprintf(r->err, sizeof r->err, "generate: %s", tf_context_error(c));
+    size_t tn = 0;
+    if (st == TF_OK && tf_detokenize(m, r->toks, N_GEN, 0, r->text, sizeof r->text - 1, &tn) == TF_OK)
+        r->text[tn] = 0;
+    tf_sampler_free(s);
+    tf_context_free(c);
+    return st != TF_OK;
+}
+
+typedef struct worker {
+    pthread_t th;
+    tf_model *m;
+    int prompt;
+    run_result res[2];
+    int failed;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (int round = 0; round < 2; round++)
+        w->failed |= generate(w->m, prompts[w->prompt], 2, &w->res[round]);
+    return NULL;
+}
+
+/* Opens and closes a model (and a vocabulary) while the workers run. */
+static void *opener_main(void *arg)
+{
+    const char *path = arg;
+    for (int i = 0; i < 3; i++) {
+        tf_model *m = NULL;
+        if (tf_model_open(path, NULL, &m) == TF_OK) {
+            tf_token t[16];
+            size_t n;
+            tf_tokenize(m, "hello", 5, TF_TOKENIZE_DEFAULT, t, 16, &n);
+        }
+        tf_model_close(m);
+    }
+    return NULL;
+}
+
+static void expect_same(const run_result *ref, const run_result *got, int32_t nv, const char *what)
+{
+    if (got->err[0]) fprintf(stderr, "%s: %s\n", what, got->err);
+    assert_string_equal(got->err, "");
+    assert_memory_equal(got->toks, ref->toks, sizeof ref->toks);
+    if (memcmp(got->logits, ref->logits, (size_t)N_GEN * (size_t)nv * sizeof(float)) != 0) {
+        fprintf(stderr, "%s: logits differ from the single-threaded run\n", what);
+        fail();
+    }
+    assert_string_equal(got->text, ref->text);
+}
+
+static void run_model(const char *rel)
+{
+    tf_model *m = NULL;
+    const char *path = tu_shared(rel);
+    if (tf_model_open(path, NULL, &m) != TF_OK) {
+        fprintf(stderr, "%s: %s\n", path, tf_last_error());
+        fail();
+    }
+    int32_t nv = tf_n_vocab(m);
+    run_result ref[N_PROMPTS];
+    memset(ref, 0, sizeof ref);
+    for (int p = 0; p < N_PROMPTS; p++) {
+        int bad = generate(m, prompts[p], 1, &ref[p]);
+        if (bad) fprintf(stderr, "%s: %s\n", rel, ref[p].err);
+        assert_int_equal(bad, 0);
+    }
+    worker *w = calloc(N_WORKERS, sizeof *w);
+    assert_non_null(w);
+    pthread_t opener;
+    assert_int_equal(pthread_create(&opener, NULL, opener_main, (void *)path), 0);
+    for (int i = 0; i < N_WORKERS; i++) {
+        w[i].m = m;
+        w[i].prompt = i % N_PROMPTS;
+        assert_int_equal(pthread_create(&w[i].th, NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < N_WORKERS; i++) pthread_join(w[i].th, NULL);
+    pthread_join(opener, NULL);
+    for (int i = 0; i < N_WORKERS; i++)
+        for (int r = 0; r < 2; r++) {
+            char what[160];
+            snprintf(what, sizeof what, "%s worker %d round %d", rel, i, r);
+            expect_same(&ref[w[i].prompt], &w[i].res[r], nv, what);
+            free(w[i].res[r].logits);
+        }
+    printf("  %-28s %d workers x 2 rounds = single-threaded run; \"%s\" -> \"%.40s\"\n", rel,
+           N_WORKERS, prompts[0], ref[0].text);
+    for (int p = 0; p < N_PROMPTS; p++) free(ref[p].logits);
+    free(w);
+    tf_model_close(m);
+}
+
+static void test_llama_q8_0(void **st)
+{
+    (void)st;
+    run_model("models/tiny-llama-q8_0.gguf");
+}
+
+static void test_qwen2_f16(void **st)
+{
+    (void)st;
+    run_model("models/tiny-qwen2-f16.gguf");
+}
+
+static void test_moe_q8_0(void **st)
+{
+    (void)st;
+    run_model("models/tiny-moe-q8_0.gguf");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama_q8_0),
+        cmocka_unit_test(test_qwen2_f16),
+        cmocka_unit_test(test_moe_q8_0),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
