@@ -154,6 +154,7 @@ const char *tf_attn_level(void)
 void tf_attn_run(const tf_attn *a, float *scratch, int ith, int nth)
 {
     tf_attn_block_fn fn = tf_attn_block_of(tf_attn_level());
+    if (a->T <= 0 || a->n_head_kv <= 0 || a->n_head < a->n_head_kv) return;
     int G = a->n_head / a->n_head_kv;
     int hs = G < RMAX ? G : RMAX;
     int bt = RMAX / hs < a->T ? RMAX / hs : a->T;

@@ -1,25 +1,32 @@
 /* attn.h - causal attention over the KV cache on the CPU.
  *
- * tf_attn_run is a tiled ("flash") attention: for a block of query rows
- * it walks the cached positions in tiles of TF_ATTN_BK, converting each K
- * and V tile from the cache (F16 or F32) once for the whole block, and
- * keeps a running maximum and sum per row (online softmax), so no score
- * row longer than a tile is ever stored and the scratch does not grow
- * with the context.  Query rows are the heads of one KV group (GQA) times
- * a few consecutive tokens.
+ * tf_attn_run is a tiled ("flash"-style) attention.  A block of query rows
+ * - the heads of one KV group (GQA) times a few consecutive tokens - walks
+ * the cached positions in tiles of TF_ATTN_BK, converting each K and V
+ * tile from the cache (F16 or F32) once for the whole block:
+ *   pass 1: scores q.k of each tile, and per row a running maximum m and
+ *           sum l of e^(s - m), rescaled when m grows (online softmax);
+ *   pass 2: probabilities p = e^(s - m) / l of each tile, then out += p v.
+ * Scores are kept between the passes while the block ends before position
+ * TF_ATTN_NS and recomputed beyond it, so the scratch is fixed (~160 KiB
+ * a thread for head size 64) whatever the context length; no T x n_kv
+ * score matrix is ever stored.
  *
- * Numerics.  As the reference engine does with an F16 cache, q is rounded
- * to F16 before its products with K.  Tiles start at fixed positions (0,
- * BK, 2BK, ...) and every row is computed with the same operations in the
- * same order whichever block (and thread) it falls in, so the result does
- * not depend on the thread count or the batch split.
+ * Numerics.  The reference engine rounds q to F16 before its products with
+ * an F16 K, and the normalised probabilities to F16 before their products
+ * with V; so do we (with an F16 cache), which is why there are two passes:
+ * a single online pass only knows the normaliser at the end, and rounding
+ * unnormalised weights instead moved the golden tiny models' logits by up
+ * to 2e-2 where the reference is matched to 1e-7.  Tiles start at fixed
+ * positions (0, BK, 2BK, ...) and every row is computed with the same
+ * operations in the same order whichever block (and thread) it falls in,
+ * so results don't depend on the thread count or the batch split.
  *
- * The SIMD versions (attn_avx2.c, attn_avx512.c, one template:
- * attn_simd.h) are picked at run time to match the kernel level
- * (TINFER_KERNELS caps both); the portable C version is the fallback.
- * tf_attn_naive is the former one-row-at-a-time scalar code (a full score
- * row per head, normalised probabilities rounded to F16), kept as the
- * oracle for tests.
+ * The SIMD versions (attn_avx2.c, attn_avx512.c: one template,
+ * attn_simd.h) run when the matmul kernels run at that level
+ * (TINFER_KERNELS caps both); the portable C block is the fallback and
+ * the oracle.  tf_attn_naive is the former one-row-at-a-time scalar code,
+ * kept for tests and bench/bench_attn.c.
  */
 #ifndef TF_ATTN_H
 #define TF_ATTN_H

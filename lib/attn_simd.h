@@ -21,23 +21,26 @@
 #define BK TF_ATTN_BK
 #define RMAX TF_ATTN_RMAX
 
-/* e^x for x <= 0 (Cody-Waite reduction, Cephes' degree-6 polynomial,
- * ~1 ulp); 0 below -87 (the weights are relative to the row maximum, so
- * such a term can't change a float sum).  e^0 is exactly 1. */
+/* e^x for x <= 0: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
+ * parts so n ln2 is exact), e^r by its Taylor series to r^7 (remainder
+ * < 6e-9 relative, below float rounding), times 2^n from the exponent
+ * bits.  0 below -87 (the scores are relative to the row maximum, so such
+ * a term can't change a float sum); e^0 is exactly 1. */
 static inline VEC vexp(VEC x)
 {
     const VEC lo = VSET1(-87.0f);
     VEC xc = VMAX(x, lo);
     VEC n = VROUND(VMUL(xc, VSET1(1.44269504088896341f)));
-    VEC r = VFMA(n, VSET1(-0.693359375f), xc);
-    r = VFMA(n, VSET1(2.12194440e-4f), r);
-    VEC p = VSET1(1.9875691500e-4f);
-    p = VFMA(p, r, VSET1(1.3981999507e-3f));
-    p = VFMA(p, r, VSET1(8.3334519073e-3f));
-    p = VFMA(p, r, VSET1(4.1665795894e-2f));
-    p = VFMA(p, r, VSET1(1.6666665459e-1f));
-    p = VFMA(p, r, VSET1(5.0000001201e-1f));
-    p = VFMA(p, VMUL(r, r), VADD(r, VSET1(1.0f)));
+    VEC r = VFMA(n, VSET1(-0.693359375f), xc);   /* 355/512: exact products */
+    r = VFMA(n, VSET1(2.12194440054690583e-4f), r); /* ln2 - 355/512, negated */
+    VEC p = VSET1(1.0f / 5040);
+    p = VFMA(p, r, VSET1(1.0f / 720));
+    p = VFMA(p, r, VSET1(1.0f / 120));
+    p = VFMA(p, r, VSET1(1.0f / 24));
+    p = VFMA(p, r, VSET1(1.0f / 6));
+    p = VFMA(p, r, VSET1(0.5f));
+    p = VFMA(p, r, VSET1(1.0f));
+    p = VFMA(p, r, VSET1(1.0f));
     return VSEL_LE(lo, x, VMUL(p, VPOW2I(n)), VZERO());
 }
 

@@ -143,6 +143,7 @@ static void describe(const tf_model *m, const char *path, minfo *mi)
     if (tf_model_meta_str(m, "general.file_type", buf, sizeof buf, &n) == TF_OK) ft = ftype_name(strtol(buf, NULL, 10));
     /* Without a known file type: the type holding most matrix bytes. */
     uint64_t by_type[64] = {0}, best = 0;
+    const char *tname[64] = {0};
     mi->bytes_per_tok = 0;
     for (size_t i = 0; i < tf_model_n_tensors(m); i++) {
         tf_tensor_info ti;
@@ -151,20 +152,17 @@ static void describe(const tf_model *m, const char *path, minfo *mi)
         if (!strcmp(ti.name, "token_embd.weight") && !d.tied_output) b = 0; /* a row lookup */
         if (strstr(ti.name, "_exps.") && d.n_expert > 0) b = b / (uint64_t)d.n_expert * (uint64_t)d.n_expert_used;
         mi->bytes_per_tok += b;
-        if (ti.n_dims >= 2 && ti.type < 64) by_type[ti.type] += ti.bytes;
+        if (ti.n_dims >= 2 && ti.type < 64) {
+            by_type[ti.type] += ti.bytes;
+            tname[ti.type] = ti.type_name;
+        }
     }
-    snprintf(mi->type, sizeof mi->type, "%s", ft ? ft : "?");
-    for (uint32_t t = 0; !ft && t < 64; t++)
+    for (int t = 0; !ft && t < 64; t++)
         if (by_type[t] > best) {
             best = by_type[t];
-            for (size_t i = 0; i < tf_model_n_tensors(m); i++) {
-                tf_tensor_info ti;
-                if (tf_model_tensor(m, i, &ti) == TF_OK && ti.type == t) {
-                    snprintf(mi->type, sizeof mi->type, "%s", ti.type_name);
-                    break;
-                }
-            }
+            snprintf(mi->type, sizeof mi->type, "%s", tname[t]);
         }
+    if (ft || !best) snprintf(mi->type, sizeof mi->type, "%s", ft ? ft : "?");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -413,8 +411,9 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < nr; i++) rs[i].bw = bw_best(bw, n_bw, rs[i].threads);
     if (o.fmt == 0) {
         for (int i = 0; i < n_bw; i++)
-            printf("memory read bandwidth, %d threads: %.2f GB/s (%ld MiB buffer, best of 10 runs "
-                   "before the tests: %.2f, after: %.2f)\n", bw[i].threads, bw_best(bw, n_bw, bw[i].threads) / 1e9,
+            printf("memory read bandwidth with %d thread%s: %.2f GB/s (%ld MiB buffer, best of 10 runs "
+                   "before the tests: %.2f, after: %.2f)\n", bw[i].threads, bw[i].threads > 1 ? "s" : "",
+                   bw_best(bw, n_bw, bw[i].threads) / 1e9,
                    o.bw_mib, bw[i].before / 1e9, bw[i].after / 1e9);
         print_table(&o, &mi, rs, nr);
         printf("\nweights read per decoded token: %.1f MiB; load average %.2f before, %.2f after\n",
