@@ -8,7 +8,8 @@ if [ "${1:-build}" = test ]; then
   # clang + its sanitizer/libFuzzer runtimes for `make fuzz` (libclang-rt-dev
   # follows Debian 12's default clang, 14); gcc's own runtimes cover make
   # asan and make tsan.
-  want="$want libcmocka-dev strace valgrind clang libclang-rt-dev"
+  # g++ checks that tinfer.h also compiles as C++.
+  want="$want libcmocka-dev strace valgrind clang libclang-rt-dev g++"
 fi
 if [ "${1:-build}" = bench ]; then
   # Plots of `tinfer bench-quants` (gnuplot) and its default text, the King
