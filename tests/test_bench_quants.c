@@ -2,7 +2,9 @@
  * model: two levels, two chunks of 64 tokens.  The CSV and JSON must
  * exist and parse, Q8_0 must be closer to the source than Q4_0 (KL),
  * perplexities finite, the quantized files cleaned up, the plots made
- * when gnuplot is installed (and their absence said when not). */
+ * when gnuplot is installed (and their absence said when not).  And
+ * --speed-only with ready files (--types none): no text, no quality
+ * fields, the speed plot. */
 #include <math.h>
 #include <stdbool.h>
 #include <sys/wait.h>
@@ -237,6 +239,83 @@ static void test_report(void **state)
     }
 }
 
+/* --speed-only on ready files: the speed columns filled, the quality
+ * columns empty (CSV) / null (JSON) and absent from the markdown, the
+ * random-weights note in the header and on stdout. */
+static void test_speed_only(void **state)
+{
+    (void)state;
+    char out[128], cmd[2048];
+    snprintf(out, sizeof out, "%s/speed", g_dir);
+    int n = snprintf(cmd, sizeof cmd, "%s bench-quants -m %s --types none --files %s,", tu_bin(),
+                     tu_shared("models/tiny-llama-f32.gguf"), tu_shared("models/tiny-llama-q8_0.gguf"));
+    snprintf(cmd + n, sizeof cmd - (size_t)n, "%s --speed-only --pp 16 --tg 4 -t 2 -o %s >%s/so.md 2>%s/so.txt",
+             tu_shared("models/tiny-llama-q4_k_m.gguf"), out, g_dir, g_dir);
+    assert_int_equal(run(cmd), 0);
+    const char *note = "speed only: the source has random weights, so perplexity and KL divergence "
+                       "would be meaningless and are not measured";
+    for (int k = 0; k < 2; k++) {
+        if (k == 0) snprintf(cmd, sizeof cmd, "%s/so.md", g_dir);
+        else snprintf(cmd, sizeof cmd, "%s/bench-quants.md", out);
+        char *md = tu_read_file(cmd, NULL);
+        assert_non_null(strstr(md, note));
+        assert_non_null(strstr(md, "| level | size MiB | bpw | peak RSS MiB | load s | pp16 tok/s | tg4 tok/s | "
+                                   "matrix types |"));
+        assert_non_null(strstr(md, "| tiny-llama-q4_k_m |"));
+        assert_null(strstr(md, "mean KL"));
+        assert_null(strstr(md, "PPL"));
+        assert_null(strstr(md, "top-1"));
+        if (k == 1) assert_non_null(strstr(md, "cpu (2 threads)"));
+        free(md);
+    }
+    assert_false(exists(out, "models"));
+    snprintf(cmd, sizeof cmd, "%s/bench-quants.csv", out);
+    char *csv = tu_read_file(cmd, NULL), *save = NULL;
+    char *line = strtok_r(csv, "\n", &save);
+    assert_non_null(strstr(line, "level,file,source,size_bytes,n_params,bpw,peak_rss_mib,load_s,pp_tps,"
+                                 "tg_tps,ppl,ppl_err,kl_mean,kl_err,kl_p99,kl_max,top1,top1_err,types"));
+    int rows = 0;
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        int commas = 0;
+        for (const char *c = line; *c; c++) commas += *c == ',';
+        assert_int_equal(commas, 18);
+        for (int i = 6; i <= 9; i++) assert_true(field(line, i, NULL, 0) > 0); /* rss, load, pp, tg */
+        for (int i = 10; i <= 17; i++) { /* ppl .. top1_err */
+            char t[32];
+            field(line, i, t, sizeof t);
+            assert_string_equal(t, "");
+        }
+        rows++;
+    }
+    assert_int_equal(rows, 3);
+    free(csv);
+    snprintf(cmd, sizeof cmd, "%s/bench-quants.json", out);
+    char *js = tu_read_file(cmd, NULL);
+    assert_true(json_valid(js));
+    assert_non_null(strstr(js, "\"speed_only\": true"));
+    assert_non_null(strstr(js, "\"level\": \"tiny-llama-q8_0\""));
+    int nulls = 0;
+    for (const char *p = js; (p = strstr(p, "\"kl_mean\": ")); p++) {
+        assert_true(!strncmp(p + 11, "null", 4));
+        nulls++;
+    }
+    assert_int_equal(nulls, 3);
+    free(js);
+    assert_false(exists(out, "kl_vs_speed.svg"));
+    if (run("command -v gnuplot >/dev/null 2>&1") == 0)
+        assert_true(exists(out, "speed_vs_size.svg") && exists(out, "speed_vs_size.png"));
+    /* --types "": the same; a missing --files file fails before any work. */
+    snprintf(cmd, sizeof cmd, "%s bench-quants -m %s --types '' --files %s --speed-only --pp 8 --tg 2 -t 1 "
+             "-o %s/empty >/dev/null 2>&1", tu_bin(), tu_shared("models/tiny-llama-f32.gguf"),
+             tu_shared("models/tiny-llama-q4_0.gguf"), g_dir);
+    assert_int_equal(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s bench-quants -m %s --types q8_0 --files %s/nope.gguf --speed-only -o %s/nope "
+             "2>%s/nope.txt", tu_bin(), tu_shared("models/tiny-llama-f32.gguf"), g_dir, g_dir, g_dir);
+    assert_int_equal(run(cmd), 1);
+    snprintf(cmd, sizeof cmd, "grep -q 'nope.gguf: No such file' %s/nope.txt", g_dir);
+    assert_int_equal(run(cmd), 0);
+}
+
 /* Usage errors and the default text. */
 static void test_usage(void **state)
 {
@@ -247,6 +326,8 @@ static void test_usage(void **state)
     snprintf(cmd, sizeof cmd, "%s bench-quants -m x.gguf --chunks 0 2>/dev/null", tu_bin());
     assert_int_equal(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s bench-quants --help | grep -q -- --keep-models", tu_bin());
+    assert_int_equal(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s bench-quants --help | grep -q -- --speed-only", tu_bin());
     assert_int_equal(run(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s bench-quants -m %s --types q9_9 --text %s -o %s/bad 2>%s/err.txt",
              tu_bin(), tu_shared("models/tiny-llama-f32.gguf"), text_file(), g_dir, g_dir);
@@ -271,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_speed_only),
         cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,6 +53,7 @@ typedef struct bq_level {
     /* speed child */
     bool speed_ok;
     double rss_mib, load_s, pp_tps, tg_tps;
+    char backend[96]; /* the child's tf_context_backend: "cpu (2 threads)" */
     /* streaming pass */
     bq_acc acc;
     bq_stats st;
@@ -63,6 +64,7 @@ typedef struct bq_info {
     char text_desc[512];
     int chunks, ctx, threads, pp, tg;
     bool pure;
+    bool speed_only; /* no text pass: the quality fields are unset */
     size_t n_scored;
     char cpu[160], date[40];
     int cores;
@@ -72,12 +74,14 @@ typedef struct bq_info {
 } bq_info;
 
 /* Markdown: a header (machine, date, settings, load) when full, then the
- * table. */
+ * table.  With speed_only the table has no quality columns and the CSV /
+ * JSON keep every column with the quality fields empty / null. */
 void bq_write_markdown(FILE *f, const bq_info *ri, const bq_level *lv, size_t n, bool full);
 int bq_write_csv(const char *path, const bq_info *ri, const bq_level *lv, size_t n);
 int bq_write_json(const char *path, const bq_info *ri, const bq_level *lv, size_t n);
-/* Data file, gnuplot script, then gnuplot in dir: 0 ok, 1 gnuplot
- * missing, -1 failure (message on stderr). */
+/* Data file, gnuplot script, then gnuplot in dir (kl_vs_{speed,size}, or
+ * speed_vs_size with speed_only): 0 ok, 1 gnuplot missing, -1 failure
+ * (message on stderr). */
 int bq_plot(const char *dir, const bq_info *ri, const bq_level *lv, size_t n);
 
 #endif

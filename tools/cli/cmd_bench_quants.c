@@ -7,6 +7,8 @@
  *      every level evaluate the same tokens in their own contexts, and
  *      each scored position's distributions are compared at once
  *      (bq_metrics.c) - no logits are ever written out.
+ * With --speed-only (random-weight sources) no text is read and step 3
+ * is skipped: each level is only opened for step 1.
  * Outputs: markdown on stdout, DIR/bench-quants.{md,csv,json}, and
  * gnuplot plots in DIR (bq_report.c). */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,14 +39,22 @@ static const char *usage_text =
     "top-1 agreement of the next-token distribution against SOURCE.\n"
     "Markdown goes to stdout; DIR gets bench-quants.{md,csv,json} and the\n"
     "plots kl_vs_speed / kl_vs_size (.svg, .png; needs gnuplot).\n\n"
-    "  --types LIST     levels to quantize (default " DEFAULT_TYPES ")\n"
+    "  --types LIST     levels to quantize (default " DEFAULT_TYPES ");\n"
+    "                   \"none\" or \"\" quantizes nothing (report --files only)\n"
     "  --files A,B      also report these already-quantized files\n"
+    "  --speed-only     for sources with random weights: no text, no perplexity,\n"
+    "                   KL or top-1 (they would be meaningless); report size, bpw,\n"
+    "                   peak RSS, load time and pp/tg speed, and plot decode speed\n"
+    "                   vs file size (speed_vs_size) instead of the KL plots;\n"
+    "                   the quality fields of the CSV/JSON are left empty/null\n"
     "  --text FILE      text for perplexity/KL (default: the King James Bible\n"
     "                   from Debian's bible-kjv: `" BIBLE_CMD "`)\n"
     "  --chunks N       chunks of text (default 8)\n"
-    "  --ctx N          tokens per chunk (default 512); the second half is scored\n"
-    "  --pp N, --tg N   speed test sizes (default 64 and 16)\n"
-    "  -t N             threads (default: all CPUs)\n"
+    "  --ctx N          tokens per chunk (default 512); the second half is scored;\n"
+    "                   also the speed test's context size (peak RSS)\n"
+    "  --pp N, --tg N   speed test sizes (default 64 and 16; at most --ctx)\n"
+    "  -t N             threads, for the speed test and everything else\n"
+    "                   (default: all CPUs)\n"
     "  -o DIR           output folder (default bench-quants-out)\n"
     "  --pure           quantize without the mix rules (tinfer quantize --pure)\n"
     "  --keep-models    keep the quantized files (DIR/models/LEVEL.gguf)\n"
@@ -52,7 +63,7 @@ static const char *usage_text =
 typedef struct opts {
     const char *model, *types, *files, *text, *dir, *note;
     int threads, chunks, ctx, pp, tg;
-    bool pure, keep;
+    bool pure, keep, speed_only;
 } opts;
 
 static bool g_tty;
@@ -98,6 +109,7 @@ static int parse_args(int argc, char **argv, opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
         else if (!strcmp(a, "--pure")) { o->pure = true; continue; }
         else if (!strcmp(a, "--keep-models")) { o->keep = true; continue; }
+        else if (!strcmp(a, "--speed-only")) { o->speed_only = true; continue; }
         else if (!v) bad = 1;
         else if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--types")) o->types = v;
@@ -119,6 +131,9 @@ static int parse_args(int argc, char **argv, opts *o)
         i++;
     }
     if (!o->model) { fputs(usage_text, stderr); return 2; }
+    if (!strcasecmp(o->types, "none")) o->types = "";
+    if (o->speed_only && o->text)
+        fprintf(stderr, "bench-quants: --speed-only reads no text: --text is ignored\n");
     if (o->pp > o->ctx || o->tg > o->ctx) {
         fprintf(stderr, "tinfer bench-quants: --pp and --tg must not exceed --ctx\n");
         return 2;
@@ -151,6 +166,10 @@ static int add_levels(const opts *o, bq_level *lv, size_t *n)
     size_t bl = strlen(b);
     set_label(&lv[0], b, bl > 5 && !strcmp(b + bl - 5, ".gguf") ? bl - 5 : bl);
     snprintf(lv[0].path, sizeof lv[0].path, "%s", o->model);
+    if (access(o->model, R_OK) != 0) {
+        fprintf(stderr, "tinfer bench-quants: %s: %s\n", o->model, strerror(errno));
+        return 1;
+    }
     *n = 1;
     for (int pass = 0; pass < 2; pass++) {
         const char *list = pass == 0 ? o->types : o->files;
@@ -169,6 +188,10 @@ static int add_levels(const opts *o, bq_level *lv, size_t *n)
                     s = s ? s + 1 : l->path;
                     size_t sl = strlen(s);
                     set_label(l, s, sl > 5 && !strcmp(s + sl - 5, ".gguf") ? sl - 5 : sl);
+                    if (access(l->path, R_OK) != 0) { /* before minutes of quantizing */
+                        fprintf(stderr, "tinfer bench-quants: %s: %s\n", l->path, strerror(errno));
+                        return 1;
+                    }
                 }
             }
             p += len + (p[len] == ',');
@@ -270,7 +293,9 @@ static int quantize_levels(const opts *o, bq_level *lv, size_t n)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/models", o->dir);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    bool any = false;
+    for (size_t i = 0; i < n; i++) any = any || lv[i].quantized_here;
+    if (any && mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "tinfer bench-quants: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
@@ -293,7 +318,11 @@ static int quantize_levels(const opts *o, bq_level *lv, size_t n)
 
 /* ---- speed and memory: one child process per level -------------------------------- */
 
-typedef struct speed_res { int ok; double load_s, pp_tps, tg_tps; char err[240]; } speed_res;
+typedef struct speed_res {
+    int ok;
+    double load_s, pp_tps, tg_tps;
+    char err[240], backend[96];
+} speed_res;
 
 static double best_time(tf_context *c, const tf_token *t, int n, bool one_by_one, int *ok)
 {
@@ -312,6 +341,8 @@ static double best_time(tf_context *c, const tf_token *t, int n, bool one_by_one
     return best;
 }
 
+/* toks: at least max(pp, tg) tokens of text, or NULL (--speed-only): then
+ * fixed spread-out token ids (any valid ids time the same). */
 static void speed_child(const bq_level *l, const opts *o, const tf_token *toks, speed_res *r)
 {
     double t0 = now_s();
@@ -327,15 +358,24 @@ static void speed_child(const bq_level *l, const opts *o, const tf_token *toks, 
         return;
     }
     r->load_s = now_s() - t0;
-    int ok = tf_eval(c, toks, (size_t)(o->pp < 8 ? o->pp : 8), false) == TF_OK; /* warm up */
+    snprintf(r->backend, sizeof r->backend, "%s", tf_context_backend(c));
+    tf_token *own = NULL;
+    if (!toks) {
+        int nt = o->pp > o->tg ? o->pp : o->tg, nv = tf_n_vocab(m);
+        if ((own = malloc((size_t)nt * sizeof *own)))
+            for (int i = 0; i < nt; i++) own[i] = (tf_token)((1 + 7919L * i) % nv);
+        toks = own;
+    }
+    int ok = toks && tf_eval(c, toks, (size_t)(o->pp < 8 ? o->pp : 8), false) == TF_OK; /* warm up */
     double pp = best_time(c, toks, o->pp, false, &ok), tg = best_time(c, toks, o->tg, true, &ok);
     if (ok) {
         r->pp_tps = o->pp / pp;
         r->tg_tps = o->tg / tg;
         r->ok = 1;
     } else {
-        snprintf(r->err, sizeof r->err, "%s", tf_context_error(c));
+        snprintf(r->err, sizeof r->err, "%s", toks ? tf_context_error(c) : "out of memory");
     }
+    free(own);
     tf_context_free(c);
     tf_model_close(m);
 }
@@ -374,6 +414,7 @@ static void measure_speed(bq_level *l, const opts *o, const tf_token *toks)
     l->load_s = r.load_s;
     l->pp_tps = r.pp_tps;
     l->tg_tps = r.tg_tps;
+    snprintf(l->backend, sizeof l->backend, "%s", r.backend);
 }
 
 /* ---- the streaming pass ---------------------------------------------------------------- */
@@ -408,6 +449,22 @@ static void describe(bq_level *l, tf_model *m)
                               count[best]);
         count[best] = 0;
     }
+}
+
+/* --speed-only: size, bpw and types of every level, opened one at a time
+ * (after the speed tests, so no child inherits a mapped model). */
+static int describe_levels(bq_level *lv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tf_model *m = NULL;
+        if (tf_model_open(lv[i].path, NULL, &m) != TF_OK) {
+            fprintf(stderr, "tinfer bench-quants: %s: %s\n", lv[i].path, tf_last_error());
+            return 1;
+        }
+        describe(&lv[i], m);
+        tf_model_close(m);
+    }
+    return 0;
 }
 
 static int open_levels(const opts *o, bq_level *lv, size_t n, live *lm, int n_batch)
@@ -546,7 +603,9 @@ static int write_outputs(const opts *o, const bq_info *ri, const bq_level *lv, s
     if (!f) return 1;
     bq_write_markdown(f, ri, lv, n, true);
     int plot = bq_plot(o->dir, ri, lv, n);
-    if (plot == 0)
+    if (plot == 0 && ri->speed_only)
+        fprintf(f, "\n![decode speed vs file size](speed_vs_size.svg)\n");
+    else if (plot == 0)
         fprintf(f, "\n![mean KL vs decode speed](kl_vs_speed.svg)\n\n![mean KL vs file size](kl_vs_size.svg)\n");
     if (fclose(f) != 0) return 1;
     snprintf(path, sizeof path, "%s/bench-quants.csv", o->dir);
@@ -557,7 +616,7 @@ static int write_outputs(const opts *o, const bq_info *ri, const bq_level *lv, s
         fprintf(stderr, "bench-quants: gnuplot is not installed: plots skipped "
                         "(Debian gnuplot-nox; tools/deps.sh bench installs it)\n");
     fprintf(stderr, "bench-quants: wrote %s/bench-quants.{md,csv,json}%s\n", o->dir,
-            plot == 0 ? " and kl_vs_{speed,size}.{svg,png}" : "");
+            plot != 0 ? "" : ri->speed_only ? " and speed_vs_size.{svg,png}" : " and kl_vs_{speed,size}.{svg,png}");
     return plot < 0;
 }
 
@@ -598,7 +657,7 @@ int cmd_bench_quants(int argc, char **argv)
     g_tty = isatty(2) != 0;
     double t0 = now_s();
     bq_info ri = {.source = o.model, .ctx = o.ctx, .threads = o.threads, .pp = o.pp, .tg = o.tg,
-                  .pure = o.pure, .note = o.note};
+                  .pure = o.pure, .note = o.note, .speed_only = o.speed_only};
     machine_info(&ri);
     load_average(ri.load_before);
     bq_level *lv = calloc(MAX_LEVELS, sizeof *lv);
@@ -611,15 +670,15 @@ int cmd_bench_quants(int argc, char **argv)
         fprintf(stderr, "tinfer bench-quants: cannot create %s: %s\n", o.dir, strerror(errno));
         goto out;
     }
-    if (prepare_tokens(&o, &ri, &toks, &bos) || quantize_levels(&o, lv, n)) goto out;
+    if ((!o.speed_only && prepare_tokens(&o, &ri, &toks, &bos)) || quantize_levels(&o, lv, n)) goto out;
     for (size_t i = 0; i < n; i++) {
         char d[96];
         snprintf(d, sizeof d, "%s (load, pp%d, tg%d)", lv[i].label, o.pp, o.tg);
         bar("speed", (double)i / n, d);
-        measure_speed(&lv[i], &o, toks);
+        measure_speed(&lv[i], &o, toks); /* toks NULL with --speed-only */
     }
     bar("speed", 1, "done");
-    if (stream_pass(&o, lv, n, toks, bos, &ri)) goto out;
+    if (o.speed_only ? describe_levels(lv, n) : stream_pass(&o, lv, n, toks, bos, &ri)) goto out;
     load_average(ri.load_after);
     ri.seconds = now_s() - t0;
     rc = write_outputs(&o, &ri, lv, n);
