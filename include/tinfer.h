@@ -68,8 +68,10 @@ typedef enum tf_backend_kind {
 } tf_backend_kind;
 
 typedef struct tf_model_params {
-    tf_backend_kind backend; /* default CPU */
-    int device;              /* backend device index, -1 = best */
+    tf_backend_kind backend; /* default CPU; Vulkan needs a build with it */
+    int device;              /* backend device index, -1 = best (Vulkan:
+                              * enumeration order; best = discrete >
+                              * integrated > virtual > CPU) */
     bool vocab_only;         /* load the tokenizer alone (no weights) */
 } tf_model_params;
 

@@ -34,6 +34,8 @@ static tf_status vk_init_stub(tf_context *c, char *err, size_t errlen)
 }
 static tf_status vk_compute_stub(tf_context *c, const tf_run *r) { (void)c; (void)r; return TF_ERR_UNSUPPORTED; }
 static void vk_void_stub(tf_context *c) { (void)c; }
+int tf_vk_matmul_path;
+void tf_vk_keep_device(bool keep) { (void)keep; }
 bool tf_vk_built(void) { return false; }
 bool tf_vk_probe(char *desc, size_t n)
 {
@@ -43,7 +45,7 @@ bool tf_vk_probe(char *desc, size_t n)
 int tf_vk_debug_errors(const char **first)
 {
     if (first) *first = "";
-    return 0;
+    return -1;
 }
 tf_status tf_vk_context_stats(const tf_context *c, tf_vk_stats *out)
 {
@@ -57,6 +59,18 @@ const tf_backend_ops tf_backend_vk = {"vulkan", vk_init_stub, vk_compute_stub, v
 #include "vk_state.h"
 
 bool tf_vk_built(void) { return true; }
+
+static tf_vk_dev *g_kept;
+
+void tf_vk_keep_device(bool keep)
+{
+    char err[TF_ERRLEN];
+    if (keep && !g_kept && tf_vk_dev_acquire(-1, &g_kept, err, sizeof err) != TF_OK) g_kept = NULL;
+    if (!keep && g_kept) {
+        tf_vk_dev_release(g_kept);
+        g_kept = NULL;
+    }
+}
 
 bool tf_vk_probe(char *desc, size_t n)
 {
@@ -117,13 +131,31 @@ static tf_status collect_weights(tf_vk_state *s, const tf_context *c, char *err,
 static tf_status check_shapes(const tf_context *c, char *err, size_t errlen)
 {
     const tf_hparams *hp = &c->m->hp;
-    if (hp->head_dim > 256 || hp->head_dim % 2 || hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv) {
+    if (hp->head_dim > 2 * TF_WG_ATTN || hp->head_dim % 2 || hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv) {
         tf_errf(err, errlen, "Vulkan backend: head size %d (%d heads, %d KV heads) unsupported "
-                "(even head sizes up to 256)", hp->head_dim, hp->n_head, hp->n_head_kv);
+                "(even head sizes up to %d)", hp->head_dim, hp->n_head, hp->n_head_kv, 2 * TF_WG_ATTN);
         return TF_ERR_UNSUPPORTED;
     }
-    if (hp->n_expert > 1024) {
-        tf_errf(err, errlen, "Vulkan backend: %d experts (at most 1024)", hp->n_expert);
+    if (hp->n_expert > TF_MAX_EXPERTS) { /* moe_gate.comp holds them in shared memory */
+        tf_errf(err, errlen, "Vulkan backend: %d experts (at most %d)", hp->n_expert, TF_MAX_EXPERTS);
+        return TF_ERR_UNSUPPORTED;
+    }
+    return TF_OK;
+}
+
+/* Workgroup counts the recorder will ask for, against the device's limits:
+ * rows of a batch (times k for expert columns) along y, tiles of the
+ * widest product along x. */
+static tf_status check_dispatch(const tf_vk_state *s, const tf_context *c, char *err, size_t errlen)
+{
+    const uint32_t *lim = s->d->props.limits.maxComputeWorkGroupCount;
+    uint64_t k = c->m->hp.n_expert_used > 0 ? (uint64_t)c->m->hp.n_expert_used : 1, widest = 0;
+    for (int i = 0; i < c->graph.n; i++)
+        if ((uint64_t)c->graph.nodes[i].ne0 > widest) widest = (uint64_t)c->graph.nodes[i].ne0;
+    if ((uint64_t)c->n_batch * k > lim[1] || (widest + TF_MM_TILE - 1) / TF_MM_TILE > lim[0]) {
+        tf_errf(err, errlen, "Vulkan backend: a batch of %u tokens (x %llu experts) or rows of %llu exceed %s's "
+                "workgroup counts (%u x %u); use a smaller n_batch", c->n_batch, (unsigned long long)k,
+                (unsigned long long)widest, s->d->name, lim[0], lim[1]);
         return TF_ERR_UNSUPPORTED;
     }
     return TF_OK;
@@ -293,24 +325,31 @@ static tf_status alloc_state(tf_vk_state *s, const tf_context *c, char *err, siz
         free(ck);
         return TF_ERR_NOMEM;
     }
-    int bad = 0;
+    int bad = layer > s->d->max_range;
     for (int il = 0; il < nl; il++) {
         bad |= plan_place(s->d, &p, layer, &ck[2 * il], &s->kc[il].off);
         bad |= plan_place(s->d, &p, layer, &ck[2 * il + 1], &s->vc[il].off);
         s->kc[il].size = s->vc[il].size = (layer + 3) / 4 * 4;
     }
-    /* MoE scratch: gate/up rows [T*k, ff] (x2), down rows [T*k, n_embd],
-     * routing list. */
+    /* MoE scratch, for the largest expert FFN: gate and up rows [T*k, ff],
+     * down rows [T*k, n_embd], the routing list. */
+    VkDeviceSize ff = 0, ne = 0, n_exp = 0;
+    for (int i = 0; i < c->graph.n; i++) {
+        const tf_node *nd = &c->graph.nodes[i];
+        if (nd->op != TF_OP_MOE_FFN) continue;
+        ff = (VkDeviceSize)nd->w->ne[1] > ff ? (VkDeviceSize)nd->w->ne[1] : ff;
+        ne = (VkDeviceSize)nd->ne0 > ne ? (VkDeviceSize)nd->ne0 : ne;
+        n_exp = (VkDeviceSize)nd->w->ne[2] > n_exp ? (VkDeviceSize)nd->w->ne[2] : n_exp;
+    }
     VkDeviceSize tk = (VkDeviceSize)c->n_batch * (hp->n_expert_used > 0 ? hp->n_expert_used : 1);
-    VkDeviceSize sz[4] = {tk * (VkDeviceSize)hp->n_ff_exp * 4, tk * (VkDeviceSize)hp->n_ff_exp * 4,
-                          tk * (VkDeviceSize)hp->n_embd * 4, (tk + (VkDeviceSize)hp->n_expert + 1) * 4};
+    VkDeviceSize sz[4] = {tk * ff * 4, tk * ff * 4, tk * ne * 4, (tk + n_exp + 1) * 4};
     tf_vk_range *aux[4] = {&s->aux_g, &s->aux_u, &s->aux_d, &s->aux_route};
-    for (int i = 0; hp->n_expert > 0 && i < 4; i++) {
+    for (int i = 0; n_exp > 0 && i < 4; i++) {
         bad |= plan_place(s->d, &p, sz[i], &ck[2 * nl + i], &aux[i]->off);
         aux[i]->size = (sz[i] + 3) / 4 * 4;
+        bad |= aux[i]->size > s->d->max_range;
     }
-    VkDeviceSize worst = layer > sz[0] ? layer : sz[0];
-    if (bad || layer > s->d->max_range || (hp->n_expert > 0 && worst > s->d->max_range)) {
+    if (bad) {
         tf_errf(err, errlen, "Vulkan backend: a KV cache layer (%.1f MiB) or the MoE scratch exceeds what %s "
                 "binds (%.1f MiB); use a smaller context or batch", layer / 1048576.0, s->d->name,
                 s->d->max_range / 1048576.0);
@@ -322,7 +361,7 @@ static tf_status alloc_state(tf_vk_state *s, const tf_context *c, char *err, siz
         s->kc[il].buf = s->schunk[ck[2 * il]].buf;
         s->vc[il].buf = s->schunk[ck[2 * il + 1]].buf;
     }
-    for (int i = 0; st == TF_OK && hp->n_expert > 0 && i < 4; i++) aux[i]->buf = s->schunk[ck[2 * nl + i]].buf;
+    for (int i = 0; st == TF_OK && n_exp > 0 && i < 4; i++) aux[i]->buf = s->schunk[ck[2 * nl + i]].buf;
     free(ck);
     return st;
 }
@@ -435,6 +474,7 @@ static tf_status vk_init(tf_context *c, char *err, size_t errlen)
     tf_status st = check_shapes(c, err, errlen);
     if (!st) st = collect_weights(s, c, err, errlen);
     if (!st) st = tf_vk_dev_acquire(c->m->params.device, &s->d, err, errlen);
+    if (!st) st = check_dispatch(s, c, err, errlen);
     if (!st) st = alloc_commands(s, c);
     if (!st) st = place_weights(s, err, errlen);
     if (!st) st = upload_weights(s, err, errlen);

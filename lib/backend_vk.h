@@ -18,10 +18,20 @@ bool tf_vk_built(void);
  * one, running its self-test); desc gets its description or the reason. */
 bool tf_vk_probe(char *desc, size_t n);
 
+/* Keep (true) or stop keeping (false) a reference to the best device, so
+ * that contexts made one after another reuse it instead of creating the
+ * instance and device (and running the self-test) each time. */
+void tf_vk_keep_device(bool keep);
+
 /* Validation-layer errors reported to the debug messenger since the process
- * started (0 when no messenger: see lib/vk_device.c); *first gets the first
- * message ("" if none).  For the tests. */
+ * started, -1 when no messenger was ever created (see lib/vk_device.c);
+ * *first gets the first message ("" if none).  For the tests. */
 int tf_vk_debug_errors(const char **first);
+
+/* Matrix-product shaders for the command buffers recorded from now on:
+ * 0 chooses per device and batch (default), 1 always matrix-vector, 2
+ * always tiled.  For tests. */
+extern int tf_vk_matmul_path;
 
 /* Counters of the last recorded command buffer (for tests and tuning). */
 typedef struct tf_vk_stats {

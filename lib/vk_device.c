@@ -32,12 +32,13 @@ static int g_inst_refs;
 static tf_vk_dev *g_devs[MAX_PHYS];
 
 static _Atomic int g_debug_errors;
+static bool g_debug_active; /* a messenger was created in this process */
 static char g_debug_first[512];
 
 int tf_vk_debug_errors(const char **first)
 {
     if (first) *first = g_debug_first;
-    return atomic_load(&g_debug_errors);
+    return g_debug_active ? atomic_load(&g_debug_errors) : -1;
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
@@ -157,7 +158,7 @@ static int instance_new(char *err, size_t errlen)
                            VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = on_debug};
-        g_f.vkCreateDebugUtilsMessengerEXT(g_inst, &mi, NULL, &g_msg);
+        if (g_f.vkCreateDebugUtilsMessengerEXT(g_inst, &mi, NULL, &g_msg) == VK_SUCCESS) g_debug_active = true;
     }
     return 0;
 }
@@ -222,11 +223,12 @@ static int pick_device(int want, VkPhysicalDevice *phys, uint32_t *n, char *err,
     }
     char list[600] = "";
     int best = -1, best_rank = -1;
+    bool usable[MAX_PHYS];
     for (uint32_t i = 0; i < *n; i++) {
         VkPhysicalDeviceProperties p;
         uint32_t fam;
         g_f.vkGetPhysicalDeviceProperties(phys[i], &p);
-        bool ok = p.apiVersion >= VK_API_VERSION_1_1 && compute_queue(phys[i], &fam) == 0;
+        bool ok = usable[i] = p.apiVersion >= VK_API_VERSION_1_1 && compute_queue(phys[i], &fam) == 0;
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%u: %s (%s%s)", i ? "; " : "", i, p.deviceName,
                  type_name(p.deviceType), ok ? "" : ", unusable: needs Vulkan 1.1 + compute");
@@ -236,8 +238,9 @@ static int pick_device(int want, VkPhysicalDevice *phys, uint32_t *n, char *err,
         }
     }
     if (want >= 0) {
-        if ((uint32_t)want >= *n) {
-            tf_errf(err, errlen, "Vulkan: no device %d; devices: %s", want, list);
+        if ((uint32_t)want >= *n || !usable[want]) {
+            tf_errf(err, errlen, "Vulkan: %s device %d; devices: %s", (uint32_t)want >= *n ? "no" : "cannot use",
+                    want, list);
             return -1;
         }
         return want;

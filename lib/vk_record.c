@@ -240,8 +240,20 @@ typedef struct mat_args {
     uint32_t K, N, cols, tail, n_id, per_slot, n_exp;
 } mat_args;
 
-/* y = w x: matrix-vector for a few columns, tiled otherwise; expert mode
- * when n_id > 0 (the tiled one reads the routing list from AUX). */
+int tf_vk_matmul_path;
+
+/* Tiled products for more than a few columns, on GPUs; on CPU devices such
+ * as lavapipe the tiled shader's barriers and shared memory cost more than
+ * reading the weights again per 8 columns. */
+static bool use_tiled(const rec *r, uint32_t n_id, uint32_t cols)
+{
+    if (tf_vk_matmul_path) return tf_vk_matmul_path == 2;
+    if (r->s->d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) return false;
+    return n_id ? cols > 16 : cols > TF_MV_COLS;
+}
+
+/* y = w x, expert mode when n_id > 0 (the tiled shader then reads the
+ * routing list from AUX). */
 static void rec_mat(rec *r, const mat_args *a)
 {
     const tf_vk_set *set = a->set;
@@ -255,18 +267,18 @@ static void rec_mat(rec *r, const mat_args *a)
     pc.x_vec4 = a->K % 4 == 0 && pc.x_off % 4 == 0;
     const char *ty = tf_vk_type_suffix(a->w->type);
     char name[48];
-    if (getenv("XX_MV") || (a->n_id ? a->cols <= 16 : a->cols <= 8)) {
+    if (!use_tiled(r, a->n_id, a->cols)) {
         /* rows per workgroup: one per subgroup (more when N is huge) */
         uint32_t sg = r->s->d->subgroup_arith ? r->s->d->subgroup_size : 16;
-        pc.nr = sg >= 64 ? 1 : 64 / sg;
+        pc.nr = sg >= TF_WG_MV ? 1 : TF_WG_MV / sg;
         if (pc.nr < CEIL(a->N, 65535u)) pc.nr = CEIL(a->N, 65535u);
         snprintf(name, sizeof name, "mv_%s_%s", ty, sg_of(r));
-        dispatch(r, name, set, &pc, sizeof pc, CEIL(a->N, pc.nr), a->n_id ? a->cols : CEIL(a->cols, 8u), 1,
-                 W_DST);
+        uint32_t gy = a->n_id ? a->cols : CEIL(a->cols, (uint32_t)TF_MV_COLS);
+        dispatch(r, name, set, &pc, sizeof pc, CEIL(a->N, pc.nr), gy, 1, W_DST);
     } else {
         snprintf(name, sizeof name, "mm_%s", ty);
-        dispatch(r, name, set, &pc, sizeof pc, CEIL(a->N, 64u), CEIL(a->cols, 64u), a->n_id ? a->n_exp : 1,
-                 W_DST);
+        uint32_t gx = CEIL(a->N, (uint32_t)TF_MM_TILE), gy = CEIL(a->cols, (uint32_t)TF_MM_TILE);
+        dispatch(r, name, set, &pc, sizeof pc, gx, gy, a->n_id ? a->n_exp : 1, W_DST);
     }
 }
 
@@ -275,7 +287,7 @@ static void rec_elt(rec *r, const tf_vk_set *set, uint32_t op, uint32_t ne0, uin
 {
     tf_pc_elt pc = {.op = op, .ne0 = ne0, .a_off = set->elem_off[TF_B_SRC0], .b_off = set->elem_off[TF_B_SRC1],
                     .b_stride = b_stride, .y_off = set->elem_off[TF_B_DST], .tail = tail};
-    dispatch(r, "elt", set, &pc, sizeof pc, CEIL(ne0, 256u), rows, 1, W_DST);
+    dispatch(r, "elt", set, &pc, sizeof pc, CEIL(ne0, (uint32_t)TF_WG_ELT), rows, 1, W_DST);
 }
 
 static void rec_rope(rec *r, const tf_node *nd, const tf_vk_set *set, uint32_t rows, uint32_t tail)
@@ -297,7 +309,7 @@ static void rec_rope(rec *r, const tf_node *nd, const tf_vk_set *set, uint32_t r
         pc.corr1 = fminf(n_rot - 1, ceilf(hi));
         pc.yarn_ms = 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
     }
-    dispatch(r, "rope", set, &pc, sizeof pc, CEIL(pc.nh * (pc.hd / 2), 64u), rows, 1, W_DST);
+    dispatch(r, "rope", set, &pc, sizeof pc, CEIL(pc.nh * (pc.hd / 2), (uint32_t)TF_WG_ROW), rows, 1, W_DST);
 }
 
 static void rec_attn(rec *r, const tf_node *nd, const tf_vk_set *set, uint32_t rows, uint32_t tail)
@@ -313,7 +325,7 @@ static void rec_attn(rec *r, const tf_node *nd, const tf_vk_set *set, uint32_t r
     const char *kv = r->s->kv_f16 ? "f16" : "f32";
     char name[32];
     snprintf(name, sizeof name, "kv_store_%s", kv);
-    dispatch(r, name, set, &pc, sizeof pc, CEIL(pc.kv_row / 2, 64u), (uint32_t)r->tb, 1,
+    dispatch(r, name, set, &pc, sizeof pc, CEIL(pc.kv_row / 2, (uint32_t)TF_WG_ROW), (uint32_t)r->tb, 1,
              (1u << TF_B_KC) | (1u << TF_B_VC));
     snprintf(name, sizeof name, "attn_%s_%s", kv, sg_of(r));
     dispatch(r, name, set, &pc, sizeof pc, pc.n_head, rows, 1, W_DST);
@@ -326,7 +338,7 @@ static void rec_moe_ffn(rec *r, int i, uint32_t rows, uint32_t tail)
     uint32_t k = (uint32_t)r->c->m->hp.n_expert_used, n_exp = (uint32_t)nd->w->ne[2];
     uint32_t ff = (uint32_t)nd->w->ne[1], K = (uint32_t)nd->w->ne[0], n_embd = (uint32_t)nd->ne0;
     uint32_t cols = rows * k;
-    if (cols > 16) { /* tiled expert products need the batch grouped by expert */
+    if (use_tiled(r, k, cols)) { /* tiled expert products need the batch grouped by expert */
         tf_pc_moe pm = {.n_exp = n_exp, .k = k, .ids_off = st[0].elem_off[TF_B_SRC1], .tail = tail};
         dispatch(r, "moe_route", &st[0], &pm, sizeof pm, 1, 1, 1, 1u << TF_B_AUX);
     }
@@ -342,7 +354,7 @@ static void rec_moe_ffn(rec *r, int i, uint32_t rows, uint32_t tail)
     rec_mat(r, &a);
     tf_pc_moe pc = {.k = k, .ne0 = n_embd, .x_off = st[4].elem_off[TF_B_SRC0],
                     .ids_off = st[4].elem_off[TF_B_SRC1], .y_off = st[4].elem_off[TF_B_DST], .tail = tail};
-    dispatch(r, "moe_combine", &st[4], &pc, sizeof pc, CEIL(n_embd, 256u), rows, 1, W_DST);
+    dispatch(r, "moe_combine", &st[4], &pc, sizeof pc, CEIL(n_embd, (uint32_t)TF_WG_ELT), rows, 1, W_DST);
 }
 
 static void rec_node(rec *r, int i)
@@ -356,7 +368,7 @@ static void rec_node(rec *r, int i)
     case TF_OP_EMBED: {
         tf_pc_embed pc = {.K = ne0, .row_bytes = (uint32_t)nd->w->row_bytes, .y_off = set->elem_off[TF_B_DST]};
         snprintf(name, sizeof name, "embed_%s", tf_vk_type_suffix(nd->w->type));
-        dispatch(r, name, set, &pc, sizeof pc, CEIL(CEIL(ne0, 4u), 64u), rows, 1, W_DST);
+        dispatch(r, name, set, &pc, sizeof pc, CEIL(CEIL(ne0, 4u), (uint32_t)TF_WG_ROW), rows, 1, W_DST);
         break;
     }
     case TF_OP_RMS_NORM: {
@@ -420,7 +432,7 @@ tf_status tf_vk_record(tf_vk_state *s, tf_context *c, VkCommandBuffer cb, int32_
         return TF_ERR_BACKEND;
     }
     edge_barrier(&r, true);
-    for (int i = 0; i < c->graph.n && !r.st; i++) { const char *sk = getenv("XX_SKIP"); if (sk && strchr(sk, 'a' + c->graph.nodes[i].op)) continue; rec_node(&r, i); }
+    for (int i = 0; i < c->graph.n && !r.st; i++) rec_node(&r, i);
     const tf_graph *g = &c->graph;
     const tf_node *out = &g->nodes[g->out];
     edge_barrier(&r, false);

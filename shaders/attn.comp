@@ -9,7 +9,9 @@
  * invocation per head dimension.  Unlike the CPU, the probabilities are
  * not rounded to F16 before their product with V (they are never
  * normalised until the end).  Head dims up to 2 * WG. */
-#define WG 128
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+#define WG TF_WG_ATTN
 layout(local_size_x = WG) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_ATTN)
@@ -67,10 +69,10 @@ void main()
 #endif
     }
     barrier();
-    float m = uintBitsToFloat(0xff800000u), l = 0.0, acc0 = 0.0, acc1 = 0.0;
+    float m = NEG_BIG, l = 0.0, acc0 = 0.0, acc1 = 0.0;
     for (uint p0 = 0u; p0 < n_kv; p0 += WG) {
         uint p = p0 + tid;
-        float s = p < n_kv ? score(p, kb) * pc.scale : uintBitsToFloat(0xff800000u);
+        float s = p < n_kv ? score(p, kb) * pc.scale : NEG_BIG;
         float m_new = max(m, wg_max(s));
         float pr = p < n_kv ? exp(s - m_new) : 0.0;
         float alpha = exp(m - m_new);

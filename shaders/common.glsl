@@ -9,7 +9,6 @@
  * invocations to subgroups.
  */
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_control_flow_attributes : require
 #ifndef USE_SUBGROUP
 #define USE_SUBGROUP 0
 #endif
@@ -60,6 +59,11 @@ uint w0_u32(uint b)
 
 float h2f(uint h) { return unpackHalf2x16(h).x; }
 
+/* Stands for -infinity where a max starts: devices need not preserve
+ * infinities (shaderSignedZeroInfNanPreserveFloat32), exp(NEG_BIG - m) is 0
+ * all the same. */
+#define NEG_BIG (-3.0e38)
+
 /* f32 -> f16 bits, round to nearest even: the same integer recipe as the
  * CPU's tf_f2h (kernels/ref.h), so a rounded value is identical. */
 uint f2h_bits(float f)
@@ -78,9 +82,6 @@ uint f2h_bits(float f)
     return sign | ((r - 0x38000000u) >> 13);
 }
 float round_f16(float f) { return h2f(f2h_bits(f)); }
-
-/* Workgroups along x beyond the device's 65535 limit fold into z. */
-uint wg_linear_x() { return gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x; }
 
 #ifdef WG
 shared float red_s[WG];

@@ -2,7 +2,9 @@
 /* elt.comp - elementwise ops over [ne0, rows]: add, SwiGLU, the per-token
  * sigmoid gate (b is one scalar per row), and LAST_ROW's copy of the rows
  * whose logits are wanted.  Workgroup y is the row. */
-layout(local_size_x = 256) in;
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+layout(local_size_x = TF_WG_ELT) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_ELT)
 

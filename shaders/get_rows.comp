@@ -1,7 +1,9 @@
 #version 450
 /* get_rows.comp - token embedding lookup: row tokens[t] of W0, dequantized
  * to F32.  One invocation per quad; workgroup y is the token. */
-layout(local_size_x = 64) in;
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+layout(local_size_x = TF_WG_ROW) in;
 #include "dequant.glsl"
 TF_PC_BLOCK(TF_PC_EMBED)
 
@@ -10,5 +12,5 @@ void main()
     uint t = gl_WorkGroupID.y, q = gl_GlobalInvocationID.x;
     if (t >= run.n_tokens || 4u * q >= pc.K) return;
     vec4 v = dq4(uint(run.tokens[t]) * pc.row_bytes, q, pc.K);
-    [[unroll]] for (uint c = 0u; c < 4u; c++) if (4u * q + c < pc.K) dst.d[pc.y_off + t * pc.K + 4u * q + c] = v[c];
+    for (uint c = 0u; c < 4u; c++) if (4u * q + c < pc.K) dst.d[pc.y_off + t * pc.K + 4u * q + c] = v[c];
 }

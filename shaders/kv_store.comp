@@ -2,7 +2,9 @@
 /* kv_store.comp - write the batch's K and V rows (src1, src2) into this
  * layer's cache at positions n_past + t: F16 (two halves per uint, rounded
  * to nearest even like the CPU) or, with KV_F32, F32. */
-layout(local_size_x = 64) in;
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+layout(local_size_x = TF_WG_ROW) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_ATTN)
 

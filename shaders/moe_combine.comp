@@ -1,7 +1,9 @@
 #version 450
 /* moe_combine.comp - y[t] = sum over token t's k experts, in expert-index
  * order (as the CPU adds them), of weight_tj * src0[t * k + j]. */
-layout(local_size_x = 256) in;
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+layout(local_size_x = TF_WG_ELT) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_MOE)
 

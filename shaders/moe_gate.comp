@@ -4,7 +4,9 @@
  * sigmoid, then k rounds of arg-max; a tie goes to the lower expert index
  * (as on the CPU).  Weights renormalised over the k when pc.norm, then
  * scaled.  One workgroup of WG per token; shared-memory reductions. */
-#define WG 64
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+#define WG TF_WG_GATE
 #define MAX_EXP 1024
 layout(local_size_x = WG) in;
 #include "common.glsl"
@@ -42,7 +44,7 @@ void main()
     uint t = gl_WorkGroupID.x, tid = gl_LocalInvocationIndex;
     if (t >= live_rows(pc.tail)) return;
     uint xb = pc.x_off + t * pc.n_exp;
-    float mx = uintBitsToFloat(0xff800000u);
+    float mx = NEG_BIG;
     for (uint e = tid; e < pc.n_exp; e += WG) {
         float l = src0.d[xb + e];
         p_s[e] = pc.gating == 1u ? 1.0 / (1.0 + exp(-l)) : l;

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 /* mul_mm.comp - tiled matrix x matrix (prompt batches): a workgroup of 256
  * invocations computes a BM x BN tile of y (weight rows x columns), each
  * invocation a 4 x 4 block.  Per step of BK = 32 elements the workgroup
@@ -9,10 +10,12 @@
  * entries off[e] .. off[e+1] of the routing list in AUX (moe_route.comp),
  * each a column c = token * n_id + slot.  Empty tiles exit at once.
  */
-#define BM 64
-#define BN 64
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+#define BM TF_MM_TILE
+#define BN TF_MM_TILE
 #define BK 32
-layout(local_size_x = 256) in;
+layout(local_size_x = TF_WG_MM) in;
 #include "dequant.glsl"
 TF_PC_BLOCK(TF_PC_MAT)
 

@@ -3,15 +3,19 @@
  * up to NC columns per workgroup (decode, small batches).
  *
  * A workgroup takes pc.nr consecutive rows; each subgroup takes one row at
- * a time, its lanes striding over the row's 32-element units (one block's
- * scale read once per unit; neighbouring lanes read neighbouring blocks),
- * and one subgroupAdd per column finishes the dot, with no barrier.  Without subgroup arithmetic,
- * groups of VG invocations play the subgroups and reduce through shared
- * memory.  Expert mode (pc.n_id > 0): one column per workgroup, its weight
- * matrix picked by the expert id stored in src1 (a MOE_GATE node).
+ * a time, its lanes striding over the row's quads (4 elements), so
+ * neighbouring lanes read neighbouring weight bytes and activations (the
+ * lanes on one block share its scale: a broadcast load); one subgroupAdd
+ * per column finishes the dot, with no barrier.  Without subgroup
+ * arithmetic, groups of VG invocations play the subgroups and reduce
+ * through shared memory.  Expert mode (pc.n_id > 0): one column per
+ * workgroup, its weight matrix picked by the expert id stored in src1 (a
+ * MOE_GATE node's output).
  */
-#define WG 64
-#define NC 8
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+#define WG TF_WG_MV
+#define NC TF_MV_COLS
 layout(local_size_x = WG) in;
 #include "dequant.glsl"
 TF_PC_BLOCK(TF_PC_MAT)

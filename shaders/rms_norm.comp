@@ -1,6 +1,8 @@
 #version 450
 /* rms_norm.comp - y = x / sqrt(mean(x^2) + eps) * w, one workgroup per row. */
-#define WG 256
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+#define WG TF_WG_NORM
 layout(local_size_x = WG) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_NORM)

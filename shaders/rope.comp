@@ -4,7 +4,9 @@
  * One invocation per pair of a head; dims past n_rot are copied.  The
  * angle is built by the same sequence of float multiplications as the CPU
  * (theta *= theta_scale per pair), so both see the same theta. */
-layout(local_size_x = 64) in;
+#extension GL_GOOGLE_include_directive : require
+#include "tf_pc.h"
+layout(local_size_x = TF_WG_ROW) in;
 #include "common.glsl"
 TF_PC_BLOCK(TF_PC_ROPE)
 

@@ -30,12 +30,23 @@
 #define TF_B_AUX 9  /* MoE routing lists */
 #define TF_B_COUNT 10
 
+/* Workgroup sizes (the C side sizes its dispatches with them). */
+#define TF_WG_MV 128    /* mul_mv: one row per subgroup at a time */
+#define TF_MV_COLS 8    /* mul_mv: columns per workgroup */
+#define TF_WG_MM 256    /* mul_mm: 16 x 16 invocations, 4 x 4 outputs each */
+#define TF_MM_TILE 64   /* mul_mm: rows and columns per workgroup */
+#define TF_WG_ROW 128   /* get_rows (quads), rope (pairs), kv_store (pairs) */
+#define TF_WG_ELT 256   /* elt, moe_combine */
+#define TF_WG_NORM 256  /* rms_norm: one row per workgroup */
+#define TF_WG_ATTN 128  /* attn: cache positions per tile; head dim <= 2x */
+#define TF_WG_GATE 64   /* moe_gate: one token per workgroup */
+
 /* Matrix products (mul_mv, mul_mm); n_id > 0 selects expert mode: column c
  * is slot c % n_id of token c / n_id, its expert id read from src1. */
 #define TF_PC_MAT(U, F) \
     U(K) U(N) U(tail) U(n_id) U(x_off) U(x_stride) U(y_off) U(y_stride) \
     U(ids_off) U(row_bytes) U(expert_bytes) U(has_bias) U(nr) U(per_slot) \
-    U(n_exp) U(x_vec4) U(col_base)
+    U(n_exp) U(x_vec4)
 
 /* Embedding lookup (get_rows): K elements per row. */
 #define TF_PC_EMBED(U, F) U(K) U(row_bytes) U(y_off)

@@ -3,13 +3,18 @@
 # usage: tools/deps.sh [build|test|bench]   (test = build + what the tests use;
 #        bench = build + gnuplot and the KJV text for bench/bench_quants.sh)
 set -eu
-want="gcc make libc6-dev pkg-config libutf8proc-dev python3 python3-pip ca-certificates"
+# libvulkan-dev + glslc: the Vulkan backend is built when both are present
+# (headers and the shader compiler; nothing links against libvulkan).
+want="gcc make libc6-dev pkg-config libutf8proc-dev python3 python3-pip ca-certificates libvulkan-dev glslc"
 if [ "${1:-build}" = test ]; then
   # clang + its sanitizer/libFuzzer runtimes for `make fuzz` (libclang-rt-dev
   # follows Debian 12's default clang, 14); gcc's own runtimes cover make
   # asan and make tsan.
   # g++ checks that tinfer.h also compiles as C++.
   want="$want libcmocka-dev strace valgrind clang libclang-rt-dev g++"
+  # Mesa's lavapipe (a Vulkan device on the CPU) and the Khronos validation
+  # layer for tests/test_vulkan.c.
+  want="$want mesa-vulkan-drivers vulkan-validationlayers"
 fi
 if [ "${1:-build}" = bench ]; then
   # Plots of `tinfer bench-quants` (gnuplot) and its default text, the King
