@@ -20,6 +20,7 @@
 #include <dirent.h>
 
 #include "fuzz_common.h"
+#include "internal.h"
 #include "tinfer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -29,7 +30,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static tf_model *ft_vocab[FT_MAX_VOCABS];
 static bool ft_spm[FT_MAX_VOCABS];
 static bool ft_strips[FT_MAX_VOCABS]; /* strips whitespace around specials */
+/* Byte-level BPE: which bytes have a token of their own.  A vocabulary
+ * without one (StarCoder has no token for byte 0xF1, say) drops that byte,
+ * as the reference engine does, so such text cannot round-trip. */
+static bool ft_byte_ok[FT_MAX_VOCABS][256];
 static int ft_n = -1;
+
+/* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for
+ * themselves, the rest for U+0100 onwards in byte order. */
+static void ft_mark_bytes(tf_model *m, int v)
+{
+    const tf_tokenizer *t = tf_model_tokenizer(m);
+    unsigned next = 256;
+    for (unsigned b = 0; b < 256; b++) {
+        bool self = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+        unsigned cp = self ? b : next++;
+        char u[3];
+        size_t n = cp < 0x80 ? 1 : 2;
+        if (n == 1) u[0] = (char)cp;
+        else { u[0] = (char)(0xc0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3f)); }
+        ft_byte_ok[v][b] = ft_spm[v] || tf_tokenizer_find(t, u, n) >= 0;
+    }
+}
+
+static bool ft_bytes_ok(int v, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ft_byte_ok[v][(unsigned char)s[i]]) return false;
+    return true;
+}
 
 static int ft_cmp(const void *a, const void *b)
 {
@@ -56,6 +85,7 @@ static void ft_add(const char *path)
         low[i] = (char)(d.name[i] >= 'A' && d.name[i] <= 'Z' ? d.name[i] + 32 : d.name[i]);
     low[i] = 0;
     ft_strips[ft_n] = strstr(low, "phi-3") || strstr(low, "phi3") || strstr(d.pretokenizer, "jina");
+    ft_mark_bytes(m, ft_n);
     ft_vocab[ft_n++] = m;
 }
 
@@ -180,7 +210,7 @@ static void ft_one(int v, const char *text, size_t len, int flags)
     FZ_CHECK(dn == dneed);
     /* SentencePiece spells spaces U+2581 and prints U+2581 as a space, so a
      * literal U+2581 in the text can't come back (the reference agrees). */
-    bool lossy = ft_spm[v] && ft_has_u2581(text, len);
+    bool lossy = (ft_spm[v] && ft_has_u2581(text, len)) || !ft_bytes_ok(v, text, len);
     if (!(flags & TF_TOKENIZE_SPECIAL) && !lossy && fz_utf8_valid((const uint8_t *)text, len)) {
         bool same = dn == len && memcmp(back, text, len) == 0;
         if (!same && !(ft_strips[v] && ft_less_whitespace(text, len, back, dn))) {
