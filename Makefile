@@ -33,6 +33,7 @@ ISA_FLAGS_x86_avx2_k.c     := $(ISA_AVX2)
 ISA_FLAGS_x86_avxvnni.c    := $(ISA_AVX2) -mavxvnni
 ISA_FLAGS_x86_avx512.c     := $(ISA_AVX512)
 ISA_FLAGS_x86_avx512_k.c   := $(ISA_AVX512)
+ISA_FLAGS_x86_avx512_pack.c := $(ISA_AVX512)
 ISA_FLAGS_x86_avx512bf16.c := $(ISA_AVX512) -mavx512bf16
 ISA_FLAGS_attn_avx2.c      := $(ISA_AVX2)
 ISA_FLAGS_attn_avx512.c    := $(ISA_AVX512)

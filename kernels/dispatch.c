@@ -18,9 +18,9 @@
 #include <string.h>
 #include "ref.h"
 
-#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t }
+#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t, NULL }
 /* Activation-only formats: no dot of their own (see types.c). */
-#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL }
+#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL, NULL }
 
 /* The pairing is the reference engine's: changing a vec_dot_type changes
  * the rounding of every matmul and breaks agreement with its logits. */
@@ -137,6 +137,7 @@ static void build_tables(void)
         memcpy(g_fast[LV_AVX512], g_fast[LV_AVX2], sizeof g_ref);
         tf_kernels_install_avx512(g_fast[LV_AVX512]);
         tf_kernels_install_avx512_k(g_fast[LV_AVX512]);
+        tf_kernels_install_avx512_pack(g_fast[LV_AVX512]);
         if (caps.bf16)
             tf_kernels_install_avx512bf16(g_fast[LV_AVX512]);
         g_table[LV_AVX512] = g_fast[LV_AVX512];

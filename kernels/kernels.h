@@ -81,12 +81,23 @@ typedef void (*tf_gemm_fn)(int64_t n, const void *w, size_t w_stride, int nr_w,
                            const void *a, size_t a_stride, int nr_a, float *out,
                            size_t out_stride);
 
+/* Product of packed weights (see "Packed weights" below) with na rows of
+ * activations in the type's packed activation format (a, a_stride apart):
+ *   out[t * out_stride + 16 g + r] = row (16 g + r) . a_t,  g < ng, t < na,
+ * where wp points at group 0 of the range.  Each element is bit-identical
+ * to the reference vec_dot of the unpacked row with the same activations
+ * (same integer sums, same float operations in the same order), whatever
+ * na, ng or the thread split. */
+typedef void (*tf_pack_gemm_fn)(int64_t n, const void *wp, int ng, const void *a,
+                                size_t a_stride, int na, float *out, size_t out_stride);
+
 typedef struct tf_type_kernels {
     tf_to_float_fn to_float;
     tf_from_float_fn from_float;
     uint32_t vec_dot_type;
     tf_vec_dot_fn vec_dot;
     tf_gemm_fn gemm; /* NULL for the activation-only formats */
+    tf_pack_gemm_fn pack_gemm; /* NULL: this level keeps the type's rows as they are */
 } tf_type_kernels;
 
 /* Pick the best kernels for this CPU.  force_ref keeps the portable ones.
@@ -106,6 +117,42 @@ const tf_type_kernels *tf_kernels_of(uint32_t id);
 
 /* The portable reference table, whatever the CPU (for tests). */
 const tf_type_kernels *tf_kernels_ref_of(uint32_t id);
+
+/* ---- Packed weights ------------------------------------------------------
+ * A level may compute a type from row-interleaved copies of its matrices,
+ * in groups of TF_PACK_ROWS rows.  A group holds, block column after block
+ * column, the column's bytes other than its half-float scales as 4-byte
+ * words, word w of row r at word index 16 w + r (so one 64-byte load holds
+ * the same 4 bytes of all 16 rows, which is what an int8 dot product with a
+ * broadcast activation word wants), followed by the column's scales (per
+ * scale field, the 16 rows' halves).  A group is read as one ascending
+ * stream, which is what keeps decoding at memory speed (the hardware
+ * prefetchers follow one stream per thread; a separate stream of scales
+ * measured half as fast).  A group takes exactly TF_PACK_ROWS row sizes of
+ * bytes.  Q8_0 words are stored with the sign bit flipped (q + 128, so the
+ * kernels can use unsigned x signed byte products); Q6_K's words are put
+ * in the order its kernel reads them (ref_pack.c).  The layout is the same
+ * on every level; the kernels using it are per level (pack_gemm). */
+#define TF_PACK_ROWS 16
+
+/* Whether type has a packed layout at all (pack_gemm may still be NULL). */
+bool tf_pack_supported(uint32_t type);
+
+/* Packs TF_PACK_ROWS rows of n elements (src, rows stride bytes apart) into
+ * dst (TF_PACK_ROWS * tf_row_size(type, n) bytes). */
+void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void *dst);
+
+/* The packed products' activation format: bytes of a row of n elements, and
+ * the quantizer (the same values as the vec_dot_type's quantizer; Q4_0 and
+ * Q8_0 add each block's integer sum, the K-quants use Q8_K as it is). */
+size_t tf_pack_act_row_size(uint32_t type, int64_t n);
+void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n);
+
+/* The portable product over packed weights: unpacks each block and calls
+ * the reference vec_dot on it.  The oracle the SIMD pack_gemm entries are
+ * tested against (bit for bit); not installed in any table. */
+void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const void *a,
+                      size_t a_stride, int na, float *out, size_t out_stride);
 
 /* Half-precision conversions (exact IEEE rounding, round to nearest even). */
 float tf_f16_to_f32(uint16_t h);

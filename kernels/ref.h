@@ -225,6 +225,7 @@ void tf_kernels_install_avxvnni_k(tf_type_kernels *table);
 /* AVX-512 F/BW/VL/DQ + VNNI (x86_avx512.c, x86_avx512_k.c) */
 void tf_kernels_install_avx512(tf_type_kernels *table);
 void tf_kernels_install_avx512_k(tf_type_kernels *table);
+void tf_kernels_install_avx512_pack(tf_type_kernels *table);
 /* + AVX512_BF16 (x86_avx512bf16.c) */
 void tf_kernels_install_avx512bf16(tf_type_kernels *table);
 #endif

@@ -9,8 +9,10 @@
  * every live token row.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "attn.h"
 #include "backend_cpu.h"
@@ -178,9 +180,38 @@ const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t 
     return s->qbuf;
 }
 
+/* Packed weights (kernels.h): activations in the packed format, the 16-row
+ * groups split between threads. */
+static void op_matmul_packed(cpu_state *s, const tf_node *nd, const float *x, float *out,
+                             int32_t T, int ith, int nth)
+{
+    const tf_weight *w = nd->w;
+    int64_t K = w->ne[0], lo, hi;
+    size_t rb = tf_pack_act_row_size(w->type, K);
+    tf_cpu_split(T, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++)
+        tf_pack_act_from_float(w->type, x + t * K, s->qbuf + t * rb, K);
+    tf_pool_barrier(s->pool);
+    tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
+    if (hi <= lo)
+        return;
+    size_t gbytes = w->row_bytes * TF_PACK_ROWS;
+    tf_kernels_of(w->type)->pack_gemm(K, w->packed + lo * gbytes, (int)(hi - lo), s->qbuf, rb, T,
+                                      out + lo * TF_PACK_ROWS, (size_t)nd->ne0);
+    if (nd->w2) {
+        const float *bias = nd->w2->data;
+        for (int32_t t = 0; t < T; t++)
+            for (int64_t r = lo * TF_PACK_ROWS; r < hi * TF_PACK_ROWS; r++) out[t * nd->ne0 + r] += bias[r];
+    }
+}
+
 static void op_matmul(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
                       int ith, int nth)
 {
+    if (nd->w->packed && tf_kernels_of(nd->w->type)->pack_gemm) {
+        op_matmul_packed(s, nd, x, out, T, ith, nth);
+        return;
+    }
     size_t rb;
     const void *act = tf_cpu_prepare_act(s, x, nd->w->ne[0], T, nd->w->type, &rb, ith, nth);
     int64_t lo, hi;
@@ -292,7 +323,11 @@ static void scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_float
         const tf_node *nd = &g->nodes[i];
         size_t need = 0;
         if (nd->op == TF_OP_MATMUL) {
-            need = tf_row_size(tf_kernels_of(nd->w->type)->vec_dot_type, nd->w->ne[0]) * (size_t)g->n_max;
+            uint32_t t = nd->w->type;
+            size_t row = tf_row_size(tf_kernels_of(t)->vec_dot_type, nd->w->ne[0]);
+            if (tf_pack_supported(t) && tf_pack_act_row_size(t, nd->w->ne[0]) > row)
+                row = tf_pack_act_row_size(t, nd->w->ne[0]);
+            need = row * (size_t)g->n_max;
         } else if (nd->op == TF_OP_MOE_FFN) {
             tf_cpu_moe_needs(g, nd, c->m->hp.n_expert_used, qbytes, moe_floats, route_ints);
         }
@@ -342,6 +377,83 @@ static void cpu_clear(tf_context *c)
         tf_secure_zero(s->scratch, s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
 }
 
+/* ---- packing ----------------------------------------------------------- */
+
+/* One lock for every model: packing happens once per model, at its first
+ * CPU context, and a second context must wait for the copies, not race. */
+static pthread_mutex_t g_pack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static bool packable(const tf_weight *w)
+{
+    const tf_type_kernels *k = tf_kernels_of(w->type);
+    return k && k->pack_gemm && tf_pack_supported(w->type) && w->ne[1] % TF_PACK_ROWS == 0 &&
+           w->ne[2] == 1 && w->ne[3] == 1;
+}
+
+typedef struct {
+    tf_weight **w;
+    int n;
+} pack_job;
+
+/* Threads take whole groups of whole weights in turn (disjoint bytes). */
+static void pack_worker(void *arg, int ith, int nth)
+{
+    pack_job *j = arg;
+    for (int i = 0; i < j->n; i++) {
+        tf_weight *w = j->w[i];
+        size_t gbytes = w->row_bytes * TF_PACK_ROWS;
+        int64_t lo, hi;
+        tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
+        for (int64_t g = lo; g < hi; g++)
+            tf_pack_rows(w->type, (const uint8_t *)w->data + g * gbytes, w->row_bytes, w->ne[0],
+                         (uint8_t *)w->packed + g * gbytes);
+    }
+}
+
+/* Packed copies of the graph's matmul weights the selected kernels compute
+ * packed (TINFER_PACK=0: none).  A copy that cannot be allocated is simply
+ * not made: that matrix keeps the row-by-row kernels. */
+static void pack_weights(tf_context *c, tf_pool *pool)
+{
+    const char *env = getenv("TINFER_PACK");
+    if (env && strcmp(env, "0") == 0)
+        return;
+    const tf_graph *g = &c->graph;
+    tf_weight **todo = malloc((size_t)(g->n ? g->n : 1) * sizeof *todo);
+    if (!todo)
+        return;
+    pack_job job = {todo, 0};
+    pthread_mutex_lock(&g_pack_lock);
+    /* Only the model's first CPU context packs: contexts already running
+     * read the weights' packed pointers without the lock. */
+    for (int i = 0; i < g->n && !c->m->packed; i++) {
+        /* The node's weight is an element of the model's (mutable) array. */
+        tf_weight *w = (tf_weight *)g->nodes[i].w;
+        if (g->nodes[i].op != TF_OP_MATMUL || w->pack_mem || !packable(w))
+            continue;
+        size_t bytes = w->row_bytes * (size_t)w->ne[1];
+        w->pack_mem = malloc(bytes + HUGE_PAGE);
+        if (!w->pack_mem)
+            continue;
+        /* Huge pages: the kernels stream these bytes, and with 4 KiB pages
+         * the hardware prefetchers stop at every page boundary (measured:
+         * decode reached about half the bandwidth of huge pages).  Only a
+         * hint; the result is the same without. */
+        uint8_t *p = (uint8_t *)w->pack_mem + (-(uintptr_t)w->pack_mem & (HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
+        madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE);
+#endif
+        w->packed = p;
+        todo[job.n++] = w;
+    }
+    tf_pool_run(pool, pack_worker, &job);
+    c->m->packed = true;
+    pthread_mutex_unlock(&g_pack_lock);
+    free(todo);
+}
+
 static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
 {
     const tf_hparams *hp = &c->m->hp;
@@ -372,6 +484,7 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
         s->v_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);
         if (!s->k_cache[il] || !s->v_cache[il]) goto oom;
     }
+    pack_weights(c, s->pool);
     return TF_OK;
 oom:
     tf_errf(err, errlen, "out of memory allocating the CPU backend's buffers (KV cache %zu bytes/layer)",

@@ -18,6 +18,8 @@ static void model_free(tf_model *m)
     if (!m) return;
     tf_tokenizer_free(m->tok);
     tf_gguf_close(m->g);
+    for (size_t i = 0; m->weights && i < m->n_weights; i++)
+        free(m->weights[i].pack_mem);
     free(m->weights);
     free(m->names);
     free(m->layers);

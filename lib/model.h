@@ -44,6 +44,11 @@ typedef struct tf_weight {
     uint32_t type;
     int64_t ne[4];
     size_t row_bytes; /* bytes of one ne[0] row */
+    /* Row-interleaved copy (kernels.h, "Packed weights") the CPU backend
+     * makes once per model when its kernels compute the type packed;
+     * NULL until then.  pack_mem is the allocation (model-owned). */
+    const uint8_t *packed;
+    void *pack_mem;
 } tf_weight;
 
 typedef struct tf_layer {
@@ -78,6 +83,7 @@ struct tf_model {
     char rope_scaling_name[16];
     const char **keys;  /* metadata keys, NUL-terminated (meta.c) */
     char *key_text;
+    bool packed; /* the first CPU context made the packed copies (backend_cpu.c) */
 };
 
 bool tf_model_index_keys(tf_model *m);

@@ -320,6 +320,98 @@ static void test_gemm(void **state)
     printf("  gemm == vec_dot: %d (level, type) pairs\n", done);
 }
 
+/* ---- packed weights ---------------------------------------------------------- */
+
+/* One packed product: nw = 16 ng rows (quantized random floats, or random
+ * quant bytes with unit scales when bits), na tokens, strided output.  Every
+ * element must equal the reference vec_dot of the unpacked row with the
+ * same activations bit for bit, from the level's pack_gemm and from the
+ * portable tf_ref_pack_gemm alike. */
+static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na, bool bits,
+                       uint64_t *s)
+{
+    const tf_type_kernels *k = tf_kernels_level_of(lv, type), *ref = tf_kernels_ref_of(type);
+    uint32_t vdt = ref->vec_dot_type;
+    int nw = ng * TF_PACK_ROWS;
+    size_t wrow = tf_row_size(type, n), ws = wrow + 8, arow = tf_row_size(vdt, n);
+    size_t pas = tf_pack_act_row_size(type, n) + 40; /* padded act stride */
+    uint8_t *w = NULL, *pw = xmalloc(wrow * nw), *a = xmalloc(arow * na), *pa = xmalloc(pas * na);
+    if (bits) {
+        uint8_t *r = random_weights(type, n / blck(type) * nw, s);
+        w = xmalloc(ws * nw);
+        for (int i = 0; i < nw; i++) memcpy(w + i * ws, r + i * wrow, wrow);
+        free(r);
+    } else {
+        w = xmalloc(ws * nw);
+        for (int r = 0; r < nw; r++) {
+            float *x = rand_floats(n, s);
+            ref->from_float(x, w + r * ws, n);
+            free(x);
+        }
+    }
+    for (int g = 0; g < ng; g++)
+        tf_pack_rows(type, w + (size_t)g * TF_PACK_ROWS * ws, ws, n, pw + (size_t)g * TF_PACK_ROWS * wrow);
+    for (int t = 0; t < na; t++) {
+        float *x = rand_floats(n, s);
+        tf_kernels_of(vdt)->from_float(x, a + t * arow, n);
+        tf_pack_act_from_float(type, x, pa + t * pas, n);
+        free(x);
+    }
+    size_t os = (size_t)nw + 5;
+    float *out = malloc((os * na + 1) * sizeof *out), *ro = malloc((os * na + 1) * sizeof *ro);
+    assert_true(out && ro);
+    for (size_t i = 0; i < os * na + 1; i++) out[i] = ro[i] = -12345.0f;
+    if (k && k->pack_gemm)
+        k->pack_gemm(n, pw, ng, pa, pas, na, out, os);
+    else
+        memcpy(out, ro, (os * na + 1) * sizeof *out);
+    tf_ref_pack_gemm(type, n, pw, ng, pa, pas, na, ro, os);
+    for (int t = 0; t < na; t++) {
+        for (int r = 0; r < nw; r++) {
+            float want = ref->vec_dot(n, w + r * ws, a + t * arow);
+            float got = out[t * os + r], gref = ro[t * os + r];
+            if (memcmp(&gref, &want, 4) != 0 || (k && k->pack_gemm && memcmp(&got, &want, 4) != 0))
+                fail_msg("%s %s packed n=%lld %dx%d%s: [%d,%d] %.9g (portable %.9g), vec_dot %.9g",
+                         lv, tf_type_name(type), (long long)n, nw, na, bits ? " bits" : "", r, t,
+                         got, gref, want);
+        }
+        for (size_t r = nw; r < os; r++)
+            assert_true(out[t * os + r] == -12345.0f && ro[t * os + r] == -12345.0f);
+    }
+    assert_true(out[os * na] == -12345.0f);
+    free(w); free(pw); free(a); free(pa); free(out); free(ro);
+}
+
+static void test_packed(void **state)
+{
+    (void)state;
+    static const uint32_t pt[] = {TF_TYPE_Q4_0, TF_TYPE_Q8_0, TF_TYPE_Q4_K, TF_TYPE_Q6_K};
+    static const int na[] = {1, 3, 4, 5, 8, 9, 13};
+    uint64_t s = 7;
+    int simd = 0;
+    for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++)
+        assert_true(tf_pack_supported(pt[i]));
+    assert_false(tf_pack_supported(TF_TYPE_F16));
+    assert_false(tf_pack_supported(TF_TYPE_Q4_1));
+    for (int l = 0; l < N_LEVELS; l++)
+        for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++) {
+            const tf_type_kernels *k = tf_kernels_level_of(k_levels[l], pt[i]);
+            if (!k || (l > 0 && !k->pack_gemm))
+                continue;
+            if (l == 0) /* the reference table keeps rows as they are */
+                assert_null(k->pack_gemm);
+            simd += k->pack_gemm != NULL;
+            int64_t b = blck(pt[i]);
+            int64_t ns[3] = {b, 3 * b, b == 32 ? 66 * b : 9 * b};
+            for (int j = 0; j < 3; j++)
+                for (size_t m = 0; m < sizeof na / sizeof na[0]; m++) {
+                    check_pack(k_levels[l], pt[i], ns[j], 1 + (int)(m % 3), na[m], false, &s);
+                    check_pack(k_levels[l], pt[i], ns[j], 1, na[m], true, &s);
+                }
+        }
+    printf("  packed products == reference vec_dot: %d SIMD (level, type) pairs\n", simd);
+}
+
 /* ---- quantizers and selection ------------------------------------------------ */
 
 static void test_quantizers(void **state)
@@ -397,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_exact_integer),
         cmocka_unit_test(test_realistic),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_packed),
         cmocka_unit_test(test_quantizers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,160 @@
+/* ref_pack.c - the packed-weight layout (kernels.h, "Packed weights"): the
+ * packer, the packed products' activation quantizer, and the portable
+ * product that unpacks block by block and calls the reference vec_dot.
+ *
+ * Packing is a pure byte permutation (plus Q8_0's sign flip), so the
+ * unpacked block is the file's block byte for byte and the portable product
+ * is the reference dot exactly; the SIMD kernels must match it bit for bit.
+ */
+#include "pack.h"
+
+/* Each type's half-float scale fields are contiguous at the start or the
+ * end of its block, so the other bytes - the words - are one run. */
+typedef struct {
+    uint32_t type, bytes;
+    int n_half;
+    uint32_t half_off, word_off;
+    uint32_t flip; /* xor of every word (Q8_0: the sign bits) */
+    const uint8_t *order; /* packed word i is block word order[i] (NULL: i) */
+} pack_info;
+
+/* Q6_K's words in the order its kernel reads them, so a block column is
+ * one ascending stream (the prefetchers lose track of a kernel that jumps
+ * back and forth within it: measured 3x slower from memory): the 4
+ * scale words, then per (n, c) the qh word 32 + 8n + c and the two ql
+ * words 16n + c and 16n + 8 + c. */
+static const uint8_t g_q6_K_order[52] = {
+    48, 49, 50, 51,
+#define Q6W(n, c) 32 + 8 * (n) + (c), 16 * (n) + (c), 16 * (n) + 8 + (c)
+    Q6W(0, 0), Q6W(0, 1), Q6W(0, 2), Q6W(0, 3), Q6W(0, 4), Q6W(0, 5), Q6W(0, 6), Q6W(0, 7),
+    Q6W(1, 0), Q6W(1, 1), Q6W(1, 2), Q6W(1, 3), Q6W(1, 4), Q6W(1, 5), Q6W(1, 6), Q6W(1, 7),
+#undef Q6W
+};
+
+static const pack_info g_info[] = {
+    {TF_TYPE_Q4_0, sizeof(tf_block_q4_0), 1, 0, 2, 0, NULL},
+    {TF_TYPE_Q8_0, sizeof(tf_block_q8_0), 1, 0, 2, 0x80808080u, NULL},
+    {TF_TYPE_Q4_K, sizeof(tf_block_q4_K), 2, 0, 4, 0, NULL},
+    {TF_TYPE_Q6_K, sizeof(tf_block_q6_K), 1, offsetof(tf_block_q6_K, d), 0, 0, g_q6_K_order},
+};
+
+static const pack_info *info_of(uint32_t type)
+{
+    for (size_t i = 0; i < sizeof g_info / sizeof g_info[0]; i++)
+        if (g_info[i].type == type)
+            return &g_info[i];
+    return NULL;
+}
+
+bool tf_pack_supported(uint32_t type) { return info_of(type) != NULL; }
+
+static int n_words(const pack_info *pi) { return (int)(pi->bytes - 2u * pi->n_half) / 4; }
+
+/* Bytes of the words of one block column of a group. */
+static size_t words_bytes(const pack_info *pi) { return (size_t)n_words(pi) * 4 * TF_PACK_ROWS; }
+
+void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void *dst)
+{
+    const pack_info *pi = info_of(type);
+    if (!pi)
+        return;
+    int nw = n_words(pi);
+    int64_t nb = n / (int64_t)tf_type_traits_of(type)->blck;
+    const uint8_t *s = src;
+    uint8_t *o = dst, *h;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int w = 0; w < nw; w++)
+            for (int r = 0; r < TF_PACK_ROWS; r++, o += 4) {
+                uint32_t v;
+                int sw = pi->order ? pi->order[w] : w;
+                memcpy(&v, s + r * stride + b * pi->bytes + pi->word_off + 4 * sw, 4);
+                v ^= pi->flip;
+                memcpy(o, &v, 4);
+            }
+        h = o;
+        o += 2 * TF_PACK_ROWS * pi->n_half;
+        for (int f = 0; f < pi->n_half; f++)
+            for (int r = 0; r < TF_PACK_ROWS; r++, h += 2)
+                memcpy(h, s + r * stride + b * pi->bytes + pi->half_off + 2 * f, 2);
+    }
+}
+
+/* Block b of row r of a packed group of nb block columns, back in the
+ * file's layout. */
+static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t nb, int64_t b, int r,
+                         uint8_t *blk)
+{
+    const uint8_t *p = g + b * pi->bytes * TF_PACK_ROWS;
+    for (int w = 0; w < n_words(pi); w++) {
+        uint32_t v;
+        memcpy(&v, p + 4 * (TF_PACK_ROWS * w + r), 4);
+        v ^= pi->flip;
+        memcpy(blk + pi->word_off + 4 * (pi->order ? pi->order[w] : w), &v, 4);
+    }
+    (void)nb;
+    const uint8_t *h = p + words_bytes(pi);
+    for (int f = 0; f < pi->n_half; f++)
+        memcpy(blk + pi->half_off + 2 * f, h + 2 * (TF_PACK_ROWS * f + r), 2);
+}
+
+size_t tf_pack_act_row_size(uint32_t type, int64_t n)
+{
+    if (type == TF_TYPE_Q4_0 || type == TF_TYPE_Q8_0)
+        return (size_t)(n / TF_QK) * sizeof(tf_block_q8_0s);
+    return tf_row_size(TF_TYPE_Q8_K, n);
+}
+
+void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
+{
+    if (type != TF_TYPE_Q4_0 && type != TF_TYPE_Q8_0) {
+        tf_kernels_of(TF_TYPE_Q8_K)->from_float(x, dst, n);
+        return;
+    }
+    /* Q8_0's own quantizer, so the values are the vec_dot_type's. */
+    const tf_type_kernels *q8 = tf_kernels_of(TF_TYPE_Q8_0);
+    tf_block_q8_0s *o = dst;
+    for (int64_t b = 0; b < n / TF_QK; b++) {
+        tf_block_q8_0 blk;
+        q8->from_float(x + b * TF_QK, &blk, TF_QK);
+        memcpy(o[b].qs, blk.qs, TF_QK);
+        o[b].d = tf_h2f(blk.d);
+        int32_t s = 0;
+        for (int j = 0; j < TF_QK; j++)
+            s += blk.qs[j];
+        o[b].sum = s;
+    }
+}
+
+void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const void *a,
+                      size_t as, int na, float *out, size_t os)
+{
+    const pack_info *pi = info_of(type);
+    const tf_type_kernels *ref = tf_kernels_ref_of(type);
+    if (!pi || !ref)
+        return;
+    uint32_t blck = tf_type_traits_of(type)->blck;
+    int64_t nb = n / blck;
+    bool q8s = type == TF_TYPE_Q4_0 || type == TF_TYPE_Q8_0;
+    size_t gbytes = (size_t)nb * pi->bytes * TF_PACK_ROWS;
+    for (int g = 0; g < ng; g++)
+        for (int r = 0; r < TF_PACK_ROWS; r++)
+            for (int t = 0; t < na; t++) {
+                const uint8_t *at = (const uint8_t *)a + (size_t)t * as;
+                float sum = 0;
+                for (int64_t b = 0; b < nb; b++) {
+                    uint8_t blk[256];
+                    unpack_block(pi, (const uint8_t *)wp + (size_t)g * gbytes, nb, b, r, blk);
+                    /* vec_dot over one block is that block's term exactly */
+                    if (q8s) {
+                        const tf_block_q8_0s *y = (const tf_block_q8_0s *)at + b;
+                        tf_block_q8_0 yb;
+                        yb.d = tf_f2h(y->d); /* exact: d came from a half */
+                        memcpy(yb.qs, y->qs, TF_QK);
+                        sum += ref->vec_dot(blck, blk, &yb);
+                    } else {
+                        sum += ref->vec_dot(blck, blk, (const tf_block_q8_K *)at + b);
+                    }
+                }
+                out[(size_t)t * os + (size_t)g * TF_PACK_ROWS + r] = sum;
+            }
+}

@@ -1,0 +1,277 @@
+/* x86_avx512_pack.c - AVX-512 VNNI products over packed weights (kernels.h,
+ * "Packed weights") for Q4_0, Q8_0, Q4_K and Q6_K.
+ *
+ * A 64-byte word chunk of a packed block holds the same 4 weight bytes of
+ * 16 rows, so one dpbusd against an activation word broadcast to every
+ * lane adds 4 products to each of the 16 rows' int32 sums: the 16 rows of
+ * a group are computed side by side in the 16 lanes and the weights are
+ * read once, as one sequential stream per group, whatever the batch.
+ * Decoding streams the weights at memory speed; prompts reuse each
+ * unpacked chunk for a tile of up to 8 (4 for the K-quants) tokens.
+ *
+ * Floats: each lane does exactly what the reference vec_dot does for its
+ * row - the same exact integer block sums, then (d_w * d_y) * sum added
+ * to the row's total block after block, with separate multiplies and adds
+ * (no FMA) - so results equal tf_ref_pack_gemm bit for bit.
+ */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
+
+#include "x86_avx512.h"
+#include "pack.h"
+
+#define PR TF_PACK_ROWS
+
+/* Activation word (4 int8) at p, in every lane. */
+TF_ALWAYS __m512i bw(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+TF_ALWAYS __m512i chunk(const uint8_t *p, int w) { return _mm512_loadu_si512(p + 64 * w); }
+
+TF_ALWAYS __m512 halves(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+/* acc += (d_w * d_y) * float(s), the reference's order. */
+TF_ALWAYS __m512 add_term(__m512 acc, __m512 dw, float dy, __m512i s)
+{
+    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(dy)), _mm512_cvtepi32_ps(s)));
+}
+
+/* ---- Q4_0 and Q8_0: 32-element blocks, Q8_0S activations ------------- */
+
+/* Bytes of the words of one block column of a group; its halves follow
+ * (32 bytes per scale field), then the next column's words. */
+#define Q4_0_WORDS (PR * 16)
+#define Q8_0_WORDS (PR * 32)
+#define Q4_K_WORDS (PR * 140)
+#define Q6_K_WORDS (PR * 208)
+
+TF_ALWAYS void q4_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
+                         size_t os, const int NT)
+{
+    __m512 acc[8];
+    TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; b++, w += Q4_0_WORDS + 32) {
+        const uint8_t *h = w + Q4_0_WORDS;
+        __m512 dw = halves(h);
+        __m512i q[8]; /* q[c]: elements 4c..4c+3, q[4 + c]: 16 + 4c.. */
+        TF_UNROLL for (int c = 0; c < 4; c++) {
+            __m512i v = chunk(w, c);
+            q[c] = _mm512_and_si512(v, m4);
+            q[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        }
+        TF_UNROLL for (int t = 0; t < NT; t++) {
+            const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
+            __m512i s0 = _mm512_set1_epi32(-8 * y->sum), s1 = _mm512_setzero_si512();
+            TF_UNROLL for (int c = 0; c < 4; c++) {
+                s0 = _mm512_dpbusd_epi32(s0, q[c], bw(y->qs + 4 * c));
+                s1 = _mm512_dpbusd_epi32(s1, q[4 + c], bw(y->qs + 16 + 4 * c));
+            }
+            acc[t] = add_term(acc[t], dw, y->d, _mm512_add_epi32(s0, s1));
+        }
+    }
+    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
+}
+
+TF_ALWAYS void q8_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
+                         size_t os, const int NT)
+{
+    __m512 acc[8];
+    TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, w += Q8_0_WORDS + 32) {
+        const uint8_t *h = w + Q8_0_WORDS;
+        __m512 dw = halves(h);
+        __m512i q[8]; /* q + 128, elements 4c..4c+3 */
+        TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(w, c);
+        TF_UNROLL for (int t = 0; t < NT; t++) {
+            const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
+            __m512i s0 = _mm512_set1_epi32(-128 * y->sum), s1 = _mm512_setzero_si512();
+            TF_UNROLL for (int c = 0; c < 8; c += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, q[c], bw(y->qs + 4 * c));
+                s1 = _mm512_dpbusd_epi32(s1, q[c + 1], bw(y->qs + 4 * c + 4));
+            }
+            acc[t] = add_term(acc[t], dw, y->d, _mm512_add_epi32(s0, s1));
+        }
+    }
+    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
+}
+
+/* ---- Q4_K: 8 sub-blocks of 32, 6-bit scales and mins ------------------ */
+
+/* The 12 scale bytes of each lane's row -> sc[j], m[j] as int32 lanes. */
+TF_ALWAYS void q4_K_scales(const uint8_t *words, __m512i sc[8], __m512i m[8])
+{
+    const __m512i s0 = chunk(words, 0), s1 = chunk(words, 1), s2 = chunk(words, 2);
+    const __m512i k3f = _mm512_set1_epi8(0x3f), k0f = _mm512_set1_epi8(0x0f),
+                  k30 = _mm512_set1_epi8(0x30), kff = _mm512_set1_epi32(0xff);
+    __m512i sl = _mm512_and_si512(s0, k3f), ml = _mm512_and_si512(s1, k3f);
+    __m512i sh = _mm512_or_si512(_mm512_and_si512(s2, k0f),
+                                 _mm512_and_si512(_mm512_srli_epi32(s0, 2), k30));
+    __m512i mh = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(s2, 4), k0f),
+                                 _mm512_and_si512(_mm512_srli_epi32(s1, 2), k30));
+    TF_UNROLL for (int j = 0; j < 4; j++) {
+        sc[j] = _mm512_and_si512(_mm512_srli_epi32(sl, 8 * j), kff);
+        m[j] = _mm512_and_si512(_mm512_srli_epi32(ml, 8 * j), kff);
+        sc[4 + j] = _mm512_and_si512(_mm512_srli_epi32(sh, 8 * j), kff);
+        m[4 + j] = _mm512_and_si512(_mm512_srli_epi32(mh, 8 * j), kff);
+    }
+}
+
+TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
+                         size_t os, const int NT)
+{
+    __m512 acc[4];
+    TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; b++, w += Q4_K_WORDS + 64) {
+        const uint8_t *h = w + Q4_K_WORDS;
+        const uint8_t *words = w; /* scales 0..2, qs 3..34 */
+        __m512i sc[8], mn[8], isum[4];
+        q4_K_scales(words, sc, mn);
+        TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        for (int g = 0; g < 4; g++) {
+            __m512i lo[4], hi[4];
+            TF_UNROLL for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
+            TF_UNROLL for (int c = 0; c < 8; c++) {
+                __m512i v = chunk(words, 3 + 8 * g + c);
+                __m512i l = _mm512_and_si512(v, m4), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                TF_UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *yq = ((const tf_block_q8_K *)(a + t * as) + b)->qs + 64 * g + 4 * c;
+                    lo[t] = _mm512_dpbusd_epi32(lo[t], l, bw(yq));
+                    hi[t] = _mm512_dpbusd_epi32(hi[t], h, bw(yq + 32));
+                }
+            }
+            TF_UNROLL for (int t = 0; t < NT; t++)
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sc[2 * g]),
+                                                                     _mm512_mullo_epi32(hi[t], sc[2 * g + 1])));
+        }
+        __m512 dw = halves(h), dm = halves(h + 32);
+        TF_UNROLL for (int t = 0; t < NT; t++) {
+            const tf_block_q8_K *y = (const tf_block_q8_K *)(a + t * as) + b;
+            __m512i msum = _mm512_setzero_si512();
+            TF_UNROLL for (int j = 0; j < 8; j++)
+                msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(mn[j], _mm512_set1_epi32(
+                                                  y->bsums[2 * j] + y->bsums[2 * j + 1])));
+            __m512 dy = _mm512_set1_ps(y->d);
+            __m512 term = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(dy, dw), _mm512_cvtepi32_ps(isum[t])),
+                                        _mm512_mul_ps(_mm512_mul_ps(dy, dm), _mm512_cvtepi32_ps(msum)));
+            acc[t] = _mm512_add_ps(acc[t], term);
+        }
+    }
+    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
+}
+
+/* ---- Q6_K: 16 sub-blocks of 16, int8 scales, values - 32 -------------- */
+
+TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
+                         size_t os, const int NT)
+{
+    __m512 acc[4];
+    TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0f), k03 = _mm512_set1_epi8(0x03),
+                  k0c = _mm512_set1_epi8(0x0c), k30 = _mm512_set1_epi8(0x30);
+    for (int64_t b = 0; b < nb; b++, w += Q6_K_WORDS + 32) {
+        const uint8_t *hd = w + Q6_K_WORDS;
+        /* words (ref_pack.c): the scales 0..3, then per (n, c) from 4 +
+         * 3 (8n + c): qh[32n + 4c..], ql[64n + 4c..], ql[64n + 32 + 4c..] */
+        const uint8_t *words = w;
+        __m512i sc[16], isum[4];
+        TF_UNROLL for (int i = 0; i < 4; i++) {
+            __m512i v = chunk(words, i);
+            TF_UNROLL for (int k = 0; k < 4; k++)
+                sc[4 * i + k] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
+        }
+        TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        for (int n = 0; n < 2; n++)
+            for (int h = 0; h < 2; h++) {
+                /* sub-blocks 8n + 2k + h, k = 0..3: elements 128n + 32k + 16h.. */
+                __m512i s[4][4];
+                TF_UNROLL for (int t = 0; t < NT; t++) {
+                    const tf_block_q8_K *y = (const tf_block_q8_K *)(a + t * as) + b;
+                    TF_UNROLL for (int k = 0; k < 4; k++)
+                        s[t][k] = _mm512_set1_epi32(-32 * y->bsums[8 * n + 2 * k + h]);
+                }
+                TF_UNROLL for (int c = 4 * h; c < 4 * h + 4; c++) {
+                    const uint8_t *q = words + 64 * (4 + 3 * (8 * n + c));
+                    __m512i H = chunk(q, 0), L0 = chunk(q, 1), L1 = chunk(q, 2);
+                    __m512i e[4];
+                    e[0] = _mm512_or_si512(_mm512_and_si512(L0, m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(H, k03), 4));
+                    e[1] = _mm512_or_si512(_mm512_and_si512(L1, m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(H, k0c), 2));
+                    e[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L0, 4), m4),
+                                           _mm512_and_si512(H, k30));
+                    e[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L1, 4), m4),
+                                           _mm512_and_si512(_mm512_srli_epi16(H, 2), k30));
+                    TF_UNROLL for (int t = 0; t < NT; t++) {
+                        const int8_t *yq = ((const tf_block_q8_K *)(a + t * as) + b)->qs + 128 * n + 4 * c;
+                        TF_UNROLL for (int k = 0; k < 4; k++)
+                            s[t][k] = _mm512_dpbusd_epi32(s[t][k], e[k], bw(yq + 32 * k));
+                    }
+                }
+                TF_UNROLL for (int t = 0; t < NT; t++)
+                    TF_UNROLL for (int k = 0; k < 4; k++)
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t][k], sc[8 * n + 2 * k + h]));
+            }
+        __m512 dw = halves(hd);
+        TF_UNROLL for (int t = 0; t < NT; t++)
+            acc[t] = add_term(acc[t], dw, ((const tf_block_q8_K *)(a + t * as) + b)->d, isum[t]);
+    }
+    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
+}
+
+/* ---- drivers ------------------------------------------------------------ */
+
+/* Tokens per activation block: the block's rows stay in L2 while every
+ * group of the range is multiplied with them. */
+#define ACT_BLOCK_BYTES (256u << 10)
+
+#define CASE(TILE, k) case k: TILE(nb, w, at, as, o, os, k); break;
+
+#define DEF_PACK(NAME, TILE, ELEMS, BYTES, MAXT, CASES) /* BYTES: per block column */                                      \
+    static void pgemm_##NAME(int64_t n, const void *wp, int ng, const void *a, size_t as, \
+                             int na, float *out, size_t os)                               \
+    {                                                                                     \
+        int64_t nb = n / (ELEMS);                                                         \
+        size_t gb = (size_t)nb * (BYTES);                                                 \
+        int tb = as ? (int)(ACT_BLOCK_BYTES / as) : na;                                   \
+        tb = tb < (MAXT) ? (MAXT) : tb / (MAXT) * (MAXT);                                 \
+        for (int t0 = 0; t0 < na; t0 += tb) {                                             \
+            int t1 = na - t0 < tb ? na : t0 + tb;                                         \
+            for (int g = 0; g < ng; g++) {                                                \
+                const uint8_t *w = (const uint8_t *)wp + (size_t)g * gb;                  \
+                for (int t = t0; t < t1; t += (MAXT)) {                                   \
+                    const uint8_t *at = (const uint8_t *)a + (size_t)t * as;              \
+                    float *o = out + (size_t)t * os + (size_t)g * PR;                     \
+                    switch (t1 - t < (MAXT) ? t1 - t : (MAXT)) { CASES }                  \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+#define CASES8(T) CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8)
+#define CASES4(T) CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4)
+
+DEF_PACK(q4_0, q4_0_tile, TF_QK, PR * 18, 8, CASES8(q4_0_tile))
+DEF_PACK(q8_0, q8_0_tile, TF_QK, PR * 34, 8, CASES8(q8_0_tile))
+DEF_PACK(q4_K, q4_K_tile, TF_QK_K, PR * 144, 4, CASES4(q4_K_tile))
+DEF_PACK(q6_K, q6_K_tile, TF_QK_K, PR * 210, 4, CASES4(q6_K_tile))
+
+void tf_kernels_install_avx512_pack(tf_type_kernels *t)
+{
+    t[TF_TYPE_Q4_0].pack_gemm = pgemm_q4_0;
+    t[TF_TYPE_Q8_0].pack_gemm = pgemm_q8_0;
+    t[TF_TYPE_Q4_K].pack_gemm = pgemm_q4_K;
+    t[TF_TYPE_Q6_K].pack_gemm = pgemm_q6_K;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
