@@ -448,7 +448,16 @@ static void pack_weights(tf_context *c, tf_pool *pool)
         w->packed = p;
         todo[job.n++] = w;
     }
-    tf_pool_run(pool, pack_worker, &job);
+    /* One matrix at a time, each followed by dropping the file's copy of
+     * it from the resident set (no longer read on this path; the pages come
+     * back from the file if the embedding, another backend or the row
+     * kernels read them), so memory peaks near the model's size plus one
+     * matrix rather than twice the model. */
+    for (int i = 0; i < job.n; i++) {
+        pack_job one = {&todo[i], 1};
+        tf_pool_run(pool, pack_worker, &one);
+        tf_gguf_release(c->m->g, todo[i]->data, todo[i]->row_bytes * (size_t)todo[i]->ne[1]);
+    }
     c->m->packed = true;
     pthread_mutex_unlock(&g_pack_lock);
     free(todo);

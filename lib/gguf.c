@@ -542,6 +542,20 @@ int tf_gguf_open_file(const char *path, tf_gguf **out, char *err, size_t errlen)
     return 0;
 }
 
+void tf_gguf_release(const tf_gguf *g, const void *p, size_t n)
+{
+    if (!g || !g->map || !p)
+        return;
+    uintptr_t base = (uintptr_t)g->map, end = base + g->len, lo = (uintptr_t)p, hi = lo + n;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (lo < base || hi > end || hi < lo)
+        return;
+    lo = (lo + page - 1) / page * page; /* whole pages only: neighbours stay */
+    hi = hi / page * page;
+    if (hi > lo) /* a private read-only file mapping: dropped pages refault from the file */
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void tf_gguf_close(tf_gguf *g)
 {
     if (!g) return;

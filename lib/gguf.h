@@ -80,6 +80,13 @@ int tf_gguf_open_memory(const void *buf, size_t len, const char *name,
 
 void tf_gguf_close(tf_gguf *g); /* NULL-safe */
 
+/* Tells the OS that bytes [p, p + n) of a file-mapped index will not be
+ * read soon: their whole pages leave this process's resident memory (a
+ * later read maps them in again from the file, with the same bytes).
+ * Nothing happens for an index of a caller's buffer or for bytes outside
+ * the mapping. */
+void tf_gguf_release(const tf_gguf *g, const void *p, size_t n);
+
 uint32_t tf_gguf_version(const tf_gguf *g);
 uint64_t tf_gguf_file_size(const tf_gguf *g);
 uint32_t tf_gguf_alignment(const tf_gguf *g);

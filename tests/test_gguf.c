@@ -775,6 +775,39 @@ static void test_fuzz_model(void **st)
     free(buf);
 }
 
+/* tf_gguf_release drops pages of a mapped file; the bytes read afterwards
+ * are the same (they come back from the file), and a buffer index or bytes
+ * outside the mapping are left alone. */
+static void test_release_pages(void **st)
+{
+    (void)st;
+    tf_gguf *g = NULL;
+    assert_int_equal(tf_gguf_open_file(tu_shared("models/tiny-llama-q8_0.gguf"), &g, NULL, 0), 0);
+    uint64_t nt = tf_gguf_n_tensors(g), total = 0;
+    uint8_t *copy[64] = {0};
+    assert_true(nt > 2 && nt <= 64);
+    for (uint64_t i = 0; i < nt; i++) {
+        const tf_gguf_tensor *t = tf_gguf_tensor_at(g, i);
+        copy[i] = malloc(t->size ? t->size : 1);
+        assert_non_null(copy[i]);
+        memcpy(copy[i], t->data, t->size);
+        total += t->size;
+    }
+    for (uint64_t i = 0; i < nt; i++) {
+        const tf_gguf_tensor *t = tf_gguf_tensor_at(g, i);
+        tf_gguf_release(g, t->data, t->size);
+    }
+    tf_gguf_release(g, copy[0], 4096);   /* not in the mapping: ignored */
+    tf_gguf_release(NULL, copy[0], 4096);
+    for (uint64_t i = 0; i < nt; i++) {
+        const tf_gguf_tensor *t = tf_gguf_tensor_at(g, i);
+        assert_memory_equal(copy[i], t->data, t->size);
+        free(copy[i]);
+    }
+    assert_true(total > 0);
+    tf_gguf_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_writer_roundtrip),
         cmocka_unit_test(test_every_value_type),
         cmocka_unit_test(test_hostile_corpus),
+        cmocka_unit_test(test_release_pages),
         cmocka_unit_test(test_cli_rejects),
         cmocka_unit_test(test_vocab_oddities),
         cmocka_unit_test(test_open_errors),
