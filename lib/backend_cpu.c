@@ -180,44 +180,114 @@ const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t 
     return s->qbuf;
 }
 
-/* Packed weights (kernels.h): activations in the packed format, the 16-row
- * groups split between threads. */
-static void op_matmul_packed(cpu_state *s, const tf_node *nd, const float *x, float *out,
-                             int32_t T, int ith, int nth)
+/* Whether w is computed from its packed copy (kernels.h, "Packed weights"). */
+static bool use_packed(const tf_weight *w)
 {
-    const tf_weight *w = nd->w;
-    int64_t K = w->ne[0], lo, hi;
-    size_t rb = tf_pack_act_row_size(w->type, K);
+    return w->packed && tf_kernels_of(w->type)->pack_gemm;
+}
+
+/* The activation format w's product reads: the packed products of Q4_0
+ * and Q8_0 read Q8_0 with block sums (-1), everything else the type's
+ * vec_dot_type (the packed K-quants included: Q8_K as it is). */
+static int act_kind(const tf_weight *w)
+{
+    if (use_packed(w) && (w->type == TF_TYPE_Q4_0 || w->type == TF_TYPE_Q8_0))
+        return -1;
+    return (int)tf_kernels_of(w->type)->vec_dot_type;
+}
+
+/* x's T rows in the format w's product reads, shared by all threads (ends
+ * with a barrier). */
+static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, int32_t T,
+                              size_t *rb, int ith, int nth)
+{
+    int64_t K = w->ne[0];
+    if (act_kind(w) != -1)
+        return tf_cpu_prepare_act(s, x, K, T, w->type, rb, ith, nth);
+    *rb = tf_pack_act_row_size(w->type, K);
+    int64_t lo, hi;
     tf_cpu_split(T, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++)
-        tf_pack_act_from_float(w->type, x + t * K, s->qbuf + t * rb, K);
+        tf_pack_act_from_float(w->type, x + t * K, s->qbuf + t * *rb, K);
     tf_pool_barrier(s->pool);
+    return s->qbuf;
+}
+
+/* This thread's share of nd's product: its rows (whole 16-row groups of a
+ * packed matrix), every token. */
+static void matmul_share(const tf_node *nd, const void *act, size_t rb, float *out, int32_t T,
+                         int ith, int nth)
+{
+    const tf_weight *w = nd->w;
+    const float *bias = nd->w2 ? (const float *)nd->w2->data : NULL;
+    int64_t lo, hi;
+    if (!use_packed(w)) {
+        tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
+        tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, bias);
+        return;
+    }
     tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
     if (hi <= lo)
         return;
     size_t gbytes = w->row_bytes * TF_PACK_ROWS;
-    tf_kernels_of(w->type)->pack_gemm(K, w->packed + lo * gbytes, (int)(hi - lo), s->qbuf, rb, T,
-                                      out + lo * TF_PACK_ROWS, (size_t)nd->ne0);
-    if (nd->w2) {
-        const float *bias = nd->w2->data;
+    tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + lo * gbytes, (int)(hi - lo), act, rb,
+                                      T, out + lo * TF_PACK_ROWS, (size_t)nd->ne0);
+    if (bias)
         for (int32_t t = 0; t < T; t++)
-            for (int64_t r = lo * TF_PACK_ROWS; r < hi * TF_PACK_ROWS; r++) out[t * nd->ne0 + r] += bias[r];
+            for (int64_t r = lo * TF_PACK_ROWS; r < hi * TF_PACK_ROWS; r++)
+                out[t * nd->ne0 + r] += bias[r];
+}
+
+/* Nodes first .. first + n - 1: matmuls of one input (see fused_len).  With
+ * one activation format they share one quantization and every thread does
+ * its share of each before the caller's one barrier; otherwise they run one
+ * after the other. */
+static void op_matmuls(cpu_state *s, int first, int n, int32_t T, int ith, int nth)
+{
+    const tf_node *nd = &s->c->graph.nodes[first];
+    const float *x = tf_cpu_node_out(s, nd->src[0]);
+    bool one_format = true;
+    for (int k = 1; k < n; k++)
+        one_format &= act_kind(nd[k].w) == act_kind(nd->w);
+    size_t rb = 0;
+    const void *act = NULL;
+    for (int k = 0; k < n; k++) {
+        if (k == 0 || !one_format) {
+            if (k > 0) /* the previous product is done reading qbuf */
+                tf_pool_barrier(s->pool);
+            act = matmul_act(s, nd[k].w, x, T, &rb, ith, nth);
+        }
+        matmul_share(&nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth);
     }
 }
 
-static void op_matmul(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
-                      int ith, int nth)
+/* How many matmuls from node i on read node i's input with outputs apart
+ * from it and from each other (Q, K and V; gate and up): run as one step,
+ * they quantize the input once and meet at one barrier instead of three. */
+static int fused_len(const tf_graph *g, int i)
 {
-    if (nd->w->packed && tf_kernels_of(nd->w->type)->pack_gemm) {
-        op_matmul_packed(s, nd, x, out, T, ith, nth);
-        return;
+    const tf_node *a = &g->nodes[i];
+    if (a->op != TF_OP_MATMUL)
+        return 1;
+    size_t rows = (size_t)g->n_max * sizeof(float);
+    int n = 1;
+    for (; i + n < g->n; n++) {
+        const tf_node *b = &g->nodes[i + n];
+        if (b->op != TF_OP_MATMUL || b->src[0] != a->src[0] || b->w->ne[0] != a->w->ne[0] ||
+            (i + n >= g->tail_from) != (i >= g->tail_from)) /* same live rows */
+            break;
+        /* b's output must not overlap the input or an earlier output */
+        bool apart = true;
+        for (int k = -1; k < n && apart; k++) {
+            const tf_node *o = k < 0 ? &g->nodes[a->src[0]] : &g->nodes[i + k];
+            size_t o0 = o->offset, o1 = o0 + (size_t)o->ne0 * rows;
+            size_t b0 = b->offset, b1 = b0 + (size_t)b->ne0 * rows;
+            apart = b1 <= o0 || o1 <= b0;
+        }
+        if (!apart)
+            break;
     }
-    size_t rb;
-    const void *act = tf_cpu_prepare_act(s, x, nd->w->ne[0], T, nd->w->type, &rb, ith, nth);
-    int64_t lo, hi;
-    tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
-    tf_cpu_dot_rows(nd->w, nd->w->data, act, rb, lo, hi, T, out, nd->ne0,
-             nd->w2 ? (const float *)nd->w2->data : NULL);
+    return n;
 }
 
 /* ---- attention ------------------------------------------------------- */
@@ -273,7 +343,7 @@ static void run_node(cpu_state *s, int i, int ith, int nth)
     switch (nd->op) {
     case TF_OP_EMBED: op_embed(s, nd, out, T, ith, nth); break;
     case TF_OP_RMS_NORM: op_rms_norm(nd, a, out, T, ith, nth); break;
-    case TF_OP_MATMUL: op_matmul(s, nd, a, out, T, ith, nth); break;
+    case TF_OP_MATMUL: op_matmuls(s, i, 1, T, ith, nth); break;
     case TF_OP_ADD: op_add(a, b, out, nd->ne0 * T, ith, nth); break;
     case TF_OP_ROPE: op_rope(s, nd, a, out, T, ith, nth); break;
     case TF_OP_ATTN: op_attn(s, nd, out, T, ith, nth); break;
@@ -293,8 +363,12 @@ static void run_node(cpu_state *s, int i, int ith, int nth)
 static void run_graph(void *arg, int ith, int nth)
 {
     cpu_state *s = arg;
-    for (int i = 0; i < s->c->graph.n; i++) {
-        run_node(s, i, ith, nth);
+    for (int i = 0, n; i < s->c->graph.n; i += n) {
+        n = s->fused[i];
+        if (n > 1)
+            op_matmuls(s, i, n, rows_of(s, i), ith, nth);
+        else
+            run_node(s, i, ith, nth);
         tf_pool_barrier(s->pool);
     }
 }
@@ -352,6 +426,7 @@ static void cpu_free(tf_context *c)
     free(s->moe_buf);
     free(s->moe_route);
     free(s->scratch);
+    free(s->fused);
     free(s);
     c->be_state = NULL;
 }
@@ -485,8 +560,11 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
     s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
+    s->fused = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->fused);
+    for (int i = 0; s->fused && i < c->graph.n; i++)
+        s->fused[i] = fused_len(&c->graph, i);
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
-        !s->moe_route || !s->scratch)
+        !s->moe_route || !s->scratch || !s->fused)
         goto oom;
     for (int il = 0; il < hp->n_layer; il++) {
         s->k_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);

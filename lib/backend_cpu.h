@@ -20,6 +20,7 @@ typedef struct cpu_state {
     int32_t *moe_route;        /* MoE batch grouped by expert (backend_cpu_moe.c) */
     float *scratch;            /* per thread: attention tiles (attn.h) */
     size_t scratch_stride;
+    int *fused;                /* per node: matmuls run together from it (1: alone) */
     /* The run in flight (set by compute). */
     tf_context *c;
     const tf_run *run;
