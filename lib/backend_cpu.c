@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "attn.h"
+#include "blas.h"
 #include "backend_cpu.h"
 
 #define MAX_THREADS 256
@@ -186,11 +187,25 @@ static bool use_packed(const tf_weight *w)
     return w->packed && tf_kernels_of(w->type)->pack_gemm;
 }
 
-/* The activation format w's product reads: the packed products of Q4_0
- * and Q8_0 read Q8_0 with block sums (-1), everything else the type's
- * vec_dot_type (the packed K-quants included: Q8_K as it is). */
-static int act_kind(const tf_weight *w)
+static bool is_float_type(uint32_t t)
 {
+    return t == TF_TYPE_F32 || t == TF_TYPE_F16 || t == TF_TYPE_BF16;
+}
+
+/* Whether w's product of T tokens goes to OpenBLAS (blas.h). */
+static bool use_blas(const cpu_state *s, const tf_weight *w, int32_t T)
+{
+    return s->blas_buf && T >= s->blas_min && is_float_type(w->type);
+}
+
+/* The activation format w's product of T tokens reads: OpenBLAS the F32
+ * rows as they are (-2), the packed products of Q4_0 and Q8_0 Q8_0 with
+ * block sums (-1), everything else the type's vec_dot_type (the packed
+ * K-quants included: Q8_K as it is). */
+static int act_kind(const cpu_state *s, const tf_weight *w, int32_t T)
+{
+    if (use_blas(s, w, T))
+        return -2;
     if (use_packed(w) && (w->type == TF_TYPE_Q4_0 || w->type == TF_TYPE_Q8_0))
         return -1;
     return (int)tf_kernels_of(w->type)->vec_dot_type;
@@ -202,7 +217,12 @@ static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, 
                               size_t *rb, int ith, int nth)
 {
     int64_t K = w->ne[0];
-    if (act_kind(w) != -1)
+    int kind = act_kind(s, w, T);
+    if (kind == -2) {
+        *rb = (size_t)K * sizeof(float);
+        return x; /* read as it is: no barrier needed */
+    }
+    if (kind != -1)
         return tf_cpu_prepare_act(s, x, K, T, w->type, rb, ith, nth);
     *rb = tf_pack_act_row_size(w->type, K);
     int64_t lo, hi;
@@ -213,14 +233,44 @@ static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, 
     return s->qbuf;
 }
 
+/* OpenBLAS: this thread's rows [lo, hi) of a float matrix, converted to
+ * F32 TF_BLAS_ROWS at a time into the thread's buffer (F32 rows are read in
+ * place), times the F32 activations x. */
+static void blas_share(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
+                       int64_t lo, int64_t hi, int ith)
+{
+    const tf_weight *w = nd->w;
+    int64_t K = w->ne[0];
+    float *buf = s->blas_buf + (size_t)ith * TF_BLAS_ROWS * (size_t)s->blas_k;
+    const tf_type_kernels *k = tf_kernels_of(w->type);
+    for (int64_t r = lo; r < hi; r += TF_BLAS_ROWS) {
+        int n = (int)(hi - r < TF_BLAS_ROWS ? hi - r : TF_BLAS_ROWS);
+        const uint8_t *rows = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        const float *b = (const float *)rows;
+        if (w->type != TF_TYPE_F32) {
+            k->to_float(rows, buf, (int64_t)n * K);
+            b = buf;
+        }
+        tf_blas_sgemm_nt(T, n, (int)K, x, (int)K, b, (int)K, out + r, (int)nd->ne0);
+    }
+}
+
 /* This thread's share of nd's product: its rows (whole 16-row groups of a
  * packed matrix), every token. */
-static void matmul_share(const tf_node *nd, const void *act, size_t rb, float *out, int32_t T,
-                         int ith, int nth)
+static void matmul_share(cpu_state *s, const tf_node *nd, const void *act, size_t rb, float *out,
+                         int32_t T, int ith, int nth)
 {
     const tf_weight *w = nd->w;
     const float *bias = nd->w2 ? (const float *)nd->w2->data : NULL;
     int64_t lo, hi;
+    if (use_blas(s, w, T)) {
+        tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
+        blas_share(s, nd, act, out, T, lo, hi, ith);
+        if (bias)
+            for (int32_t t = 0; t < T; t++)
+                for (int64_t r = lo; r < hi; r++) out[t * nd->ne0 + r] += bias[r];
+        return;
+    }
     if (!use_packed(w)) {
         tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
         tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, bias);
@@ -248,7 +298,7 @@ static void op_matmuls(cpu_state *s, int first, int n, int32_t T, int ith, int n
     const float *x = tf_cpu_node_out(s, nd->src[0]);
     bool one_format = true;
     for (int k = 1; k < n; k++)
-        one_format &= act_kind(nd[k].w) == act_kind(nd->w);
+        one_format &= act_kind(s, nd[k].w, T) == act_kind(s, nd->w, T);
     size_t rb = 0;
     const void *act = NULL;
     for (int k = 0; k < n; k++) {
@@ -257,7 +307,7 @@ static void op_matmuls(cpu_state *s, int first, int n, int32_t T, int ith, int n
                 tf_pool_barrier(s->pool);
             act = matmul_act(s, nd[k].w, x, T, &rb, ith, nth);
         }
-        matmul_share(&nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth);
+        matmul_share(s, &nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth);
     }
 }
 
@@ -427,6 +477,7 @@ static void cpu_free(tf_context *c)
     free(s->moe_route);
     free(s->scratch);
     free(s->fused);
+    free(s->blas_buf);
     free(s);
     c->be_state = NULL;
 }
@@ -561,6 +612,16 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
     s->fused = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->fused);
+    /* OpenBLAS (blas.h) for float matrices: a row buffer per thread, sized
+     * for the longest float row; none when no matrix is float. */
+    for (int i = 0; i < c->graph.n; i++)
+        if (c->graph.nodes[i].op == TF_OP_MATMUL && is_float_type(c->graph.nodes[i].w->type) &&
+            c->graph.nodes[i].w->ne[0] > s->blas_k)
+            s->blas_k = c->graph.nodes[i].w->ne[0];
+    s->blas_min = s->blas_k ? tf_blas_min_tokens() : 0;
+    if (s->blas_min > 0 && c->graph.n_max >= s->blas_min)
+        s->blas_buf = malloc((size_t)TF_BLAS_ROWS * (size_t)s->blas_k * sizeof(float) *
+                             (size_t)tf_pool_size(s->pool));
     for (int i = 0; s->fused && i < c->graph.n; i++)
         s->fused[i] = fused_len(&c->graph, i);
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||

@@ -21,6 +21,9 @@ typedef struct cpu_state {
     float *scratch;            /* per thread: attention tiles (attn.h) */
     size_t scratch_stride;
     int *fused;                /* per node: matmuls run together from it (1: alone) */
+    float *blas_buf;           /* per thread: TF_BLAS_ROWS rows of blas_k floats; NULL: no BLAS */
+    int64_t blas_k;
+    int blas_min;              /* tokens from which products go to OpenBLAS */
     /* The run in flight (set by compute). */
     tf_context *c;
     const tf_run *run;

@@ -12,6 +12,8 @@ if [ "${1:-build}" = test ]; then
   # asan and make tsan.
   # g++ checks that tinfer.h also compiles as C++.
   want="$want libcmocka-dev strace valgrind clang libclang-rt-dev g++"
+  # OpenBLAS (opened at run time, optional) for the TINFER_BLAS golden runs.
+  want="$want libopenblas0"
   # Mesa's lavapipe (a Vulkan device on the CPU) and the Khronos validation
   # layer for tests/test_vulkan.c.
   want="$want mesa-vulkan-drivers vulkan-validationlayers"
