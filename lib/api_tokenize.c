@@ -137,6 +137,7 @@ tf_status tf_detok_stream_push(const tf_model *m, tf_detok_stream *s,
     }
     /* pending bytes + this piece, then hold back an unfinished sequence */
     size_t total = s->n_pend + plen;
+    size_t all_bytes = total;
     unsigned char small[256], *all = total <= sizeof small ? small : malloc(total);
     if (!all) {
         tf_set_last_error("tf_detok_stream_push: out of memory");
@@ -161,7 +162,9 @@ tf_status tf_detok_stream_push(const tf_model *m, tf_detok_stream *s,
         s->n_pend = hold;
     }
     if (all != small)
-        free(all);
+        tf_secure_free(all, all_bytes); /* text of the stream */
+    else
+        tf_secure_zero(small, sizeof small);
     return st;
 }
 

@@ -21,6 +21,14 @@ void tf_set_last_error(const char *fmt, ...)
  * free (explicit_bzero): prompts, logits and caches are private. */
 void tf_secure_zero(void *p, size_t n);
 
+/* realloc for buffers that hold prompt text or its tokens: the old block is
+ * zeroed before it is freed (realloc may leave a copy behind).  Returns the
+ * new block of new_bytes (old_bytes of it copied), or NULL with p untouched. */
+void *tf_secure_realloc(void *p, size_t old_bytes, size_t new_bytes);
+
+/* Zero n bytes of p, then free it (NULL-safe). */
+void tf_secure_free(void *p, size_t n);
+
 /* snprintf into a caller's err buffer; NULL-safe. */
 void tf_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

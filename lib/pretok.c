@@ -95,7 +95,7 @@ int tf_spans_push(tf_spans *s, uint32_t a, uint32_t b)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
-        tf_span *v = realloc(s->v, cap * sizeof *v);
+        tf_span *v = tf_secure_realloc(s->v, s->cap * sizeof *v, cap * sizeof *v);
         if (!v)
             return -1;
         s->v = v;
@@ -109,7 +109,7 @@ int tf_spans_push(tf_spans *s, uint32_t a, uint32_t b)
 
 void tf_spans_free(tf_spans *s)
 {
-    free(s->v);
+    tf_secure_free(s->v, s->cap * sizeof *s->v); /* offsets into a prompt */
     s->v = NULL;
     s->n = s->cap = 0;
 }

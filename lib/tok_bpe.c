@@ -193,16 +193,16 @@ int tok_bpe_encode(const tf_tokenizer *t, const char *text, size_t len,
     /* Decode once; re-encoding normalises what the lenient decoder let
      * through (U+FFFD for bad bytes), exactly as the reference does. */
     if (len + 1 > s->cp_cap) { /* cp, fl and cpoff share one capacity */
-        size_t c = len + 1;
-        uint32_t *a = realloc(s->cp, c * sizeof *a);
+        size_t c = len + 1, old = s->cp_cap;
+        uint32_t *a = tf_secure_realloc(s->cp, old * sizeof *a, c * sizeof *a);
         if (!a)
             return -1;
         s->cp = a;
-        uint8_t *f = realloc(s->fl, c);
+        uint8_t *f = tf_secure_realloc(s->fl, old, c);
         if (!f)
             return -1;
         s->fl = f;
-        uint32_t *o = realloc(s->cpoff, c * sizeof *o);
+        uint32_t *o = tf_secure_realloc(s->cpoff, old * sizeof *o, c * sizeof *o);
         if (!o)
             return -1;
         s->cpoff = o;

@@ -92,19 +92,20 @@ static int partition(const tf_tokenizer *t, const char *text, size_t len,
         *res = tmp;
         tmp = x;
     }
-    free(tmp.v);
+    tf_secure_free(tmp.v, tmp.cap * sizeof *tmp.v);
     return rc;
 }
 
+/* Every per-call buffer held the prompt's text or pieces of it: zeroed. */
 static void scratch_free(tok_scratch *s)
 {
-    free(s->buf);
-    free(s->sym);
-    free(s->heap.v);
-    free(s->cp);
-    free(s->fl);
-    free(s->cpoff);
-    free(s->mbuf);
+    tf_secure_free(s->buf, s->buf_cap);
+    tf_secure_free(s->sym, s->sym_cap * sizeof *s->sym);
+    tf_secure_free(s->heap.v, s->heap.cap * sizeof *s->heap.v);
+    tf_secure_free(s->cp, s->cp_cap * sizeof *s->cp);
+    tf_secure_free(s->fl, s->cp_cap);
+    tf_secure_free(s->cpoff, s->cp_cap * sizeof *s->cpoff);
+    tf_secure_free(s->mbuf, s->mbuf_cap);
     tf_spans_free(&s->spans);
 }
 
@@ -139,20 +140,20 @@ int tf_tokenizer_encode(const tf_tokenizer *t, const char *text, size_t len,
     }
     if (add_eos && t->eos >= 0)
         tok_push(&o, t->eos);
-    free(fr.v);
+    tf_secure_free(fr.v, fr.cap * sizeof *fr.v);
     scratch_free(&s);
     if (rc || o.oom) {
-        free(o.v);
+        tf_secure_free(o.v, o.cap * sizeof *o.v);
         return -1;
     }
     *n_out = o.n;
     if (o.n > cap || (o.n && !out)) {
-        free(o.v);
+        tf_secure_free(o.v, o.cap * sizeof *o.v);
         return 1;
     }
     if (o.n)
         memcpy(out, o.v, o.n * sizeof *out);
-    free(o.v);
+    tf_secure_free(o.v, o.cap * sizeof *o.v);
     return 0;
 }
 
@@ -245,13 +246,13 @@ int tf_tokenizer_decode(const tf_tokenizer *t, const int32_t *ids, size_t n,
     }
     if (spm)
         o = spm_finish(s, mark, o);
-    free(mark);
+    tf_secure_free(mark, total + 1);
     *n_out = o;
     int rc = 0;
     if (o > cap || (o && !buf))
         rc = 1;
     else if (o)
         memcpy(buf, s, o);
-    free(s);
+    tf_secure_free(s, total + 1); /* the decoded text */
     return rc;
 }

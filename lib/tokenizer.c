@@ -25,7 +25,9 @@ int tok_reserve(void **p, size_t *cap, size_t n, size_t sz)
             return -1;
         c *= 2;
     }
-    void *q = realloc(*p, c * sz);
+    /* These buffers hold a prompt's text, pieces or ids: no copy of them
+     * is left behind in freed memory. */
+    void *q = tf_secure_realloc(*p, *cap * sz, c * sz);
     if (!q)
         return -1;
     *p = q;

@@ -1,5 +1,6 @@
 /* util.c - error plumbing and small helpers shared by the modules. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -27,6 +28,26 @@ void tf_errf(char *err, size_t errlen, const char *fmt, ...)
 void tf_secure_zero(void *p, size_t n)
 {
     if (p && n) explicit_bzero(p, n);
+}
+
+void *tf_secure_realloc(void *p, size_t old_bytes, size_t new_bytes)
+{
+    void *q = malloc(new_bytes ? new_bytes : 1);
+    if (!q)
+        return NULL;
+    if (p) {
+        memcpy(q, p, old_bytes < new_bytes ? old_bytes : new_bytes);
+        tf_secure_free(p, old_bytes);
+    }
+    return q;
+}
+
+void tf_secure_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    tf_secure_zero(p, n);
+    free(p);
 }
 
 const char *tf_version(void) { return "0.1.0"; }

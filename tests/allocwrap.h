@@ -141,6 +141,30 @@ static void aw_check_watched(void *p)
     }
 }
 
+/* ---- recorded blocks that must be zero when freed ---------------------- */
+
+/* While set, every block recorded since aw_record_start must be all zero
+ * when it is freed, and must not be moved by realloc (which would free the
+ * old copy unseen): what an operation allocates for itself and frees
+ * before returning (per-call scratch). */
+static atomic_bool aw_scratch_zero;
+static atomic_int aw_scratch_hits, aw_scratch_dirty;
+
+static void aw_check_scratch(void *p, bool moved)
+{
+    size_t n = aw_size_of(p);
+    if (!n) return;
+    atomic_fetch_add(&aw_scratch_hits, 1);
+    const unsigned char *b = p;
+    size_t k = 0;
+    while (!moved && k < n && !b[k]) k++;
+    if ((moved || k < n) && atomic_fetch_add(&aw_scratch_dirty, 1) == 0)
+        snprintf(aw_dirty_what, sizeof aw_dirty_what,
+                 moved ? "scratch block of %zu bytes moved by realloc"
+                       : "scratch block of %zu bytes has byte %zu = 0x%02x when freed",
+                 n, k, moved ? 0 : b[k]);
+}
+
 /* ---- the wrappers ----------------------------------------------------- */
 
 void *__wrap_malloc(size_t n)
@@ -164,6 +188,7 @@ void *__wrap_calloc(size_t n, size_t size)
 void *__wrap_realloc(void *p, size_t n)
 {
     if (aw_fail_now()) return NULL; /* p stays valid, as after a real failure */
+    if (p && atomic_load(&aw_scratch_zero)) aw_check_scratch(p, true);
     void *q = __real_realloc(p, n);
     if (!p && q) atomic_fetch_add(&aw_live, 1);
     if (p && !q && n == 0) atomic_fetch_sub(&aw_live, 1);
@@ -184,6 +209,7 @@ void __wrap_free(void *p)
 {
     if (!p) return;
     if (aw_n_watch) aw_check_watched(p);
+    if (atomic_load(&aw_scratch_zero)) aw_check_scratch(p, false);
     atomic_fetch_sub(&aw_live, 1);
     __real_free(p);
 }

@@ -15,7 +15,8 @@
  * recorded with their sizes when tf_context_new allocates them, and
  * __wrap_free checks each is all zero when the library frees it.  The same
  * for every block of a sampler (its penalty window holds the prompt's
- * tokens).  This runs against the optimised library, so a zeroing the
+ * tokens), and for the scratch the tokenizer allocates and frees inside
+ * each tokenize/detokenize call.  This runs against the optimised library, so a zeroing the
  * compiler dropped as a dead store before free would be caught.
  */
 #include "testutil.h"
@@ -208,12 +209,60 @@ static void test_sampler_free_zeroes(void **st)
     free(logits);
 }
 
+/* Tokenizing and detokenizing free what they allocated for themselves
+ * (normalised text, code points, symbols, merges, spans, ids, decoded text,
+ * the stream's joined bytes) only after zeroing it, and never move such a
+ * block with realloc.  A long text makes every buffer grow several times. */
+static void test_tokenizer_scratch_zeroed(void **st)
+{
+    (void)st;
+    static const char *const files[] = {"models/tiny-llama-q8_0.gguf", "models/tiny-qwen2-q8_0.gguf",
+                                        "vocab/ggml-vocab-gpt-2.gguf"};
+    char text[6000];
+    size_t len = 0;
+    while (len + 60 < sizeof text)
+        len += (size_t)snprintf(text + len, sizeof text - len,
+                                "My secret is \xc3\xa9t\xc3\xa9 %zu,  tabs\tand <s> words\n", len);
+    static tf_token ids[16384];
+    static char out[32768];
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        tf_model *m = NULL;
+        tf_model_params mp = tf_model_default_params();
+        mp.vocab_only = true;
+        assert_int_equal(tf_model_open(tu_shared(files[k]), &mp, &m), TF_OK);
+        tf_detok_stream ds = {{0}, 0};
+        size_t n = 0, tn = 0;
+        aw_record_start();
+        atomic_store(&aw_scratch_hits, 0);
+        atomic_store(&aw_scratch_dirty, 0);
+        atomic_store(&aw_scratch_zero, true);
+        tf_status a = tf_tokenize(m, text, len, TF_TOKENIZE_SPECIAL, ids, 16384, &n);
+        tf_status b = tf_detokenize(m, ids, n, 0, out, sizeof out, &tn);
+        tf_status c = TF_OK;
+        for (size_t i = 0; i < n && c == TF_OK; i++)
+            c = tf_detok_stream_push(m, &ds, ids[i], out, sizeof out, &tn);
+        atomic_store(&aw_scratch_zero, false);
+        aw_record_stop();
+        assert_int_equal(a, TF_OK);
+        assert_int_equal(b, TF_OK);
+        assert_int_equal(c, TF_OK);
+        int hits = atomic_load(&aw_scratch_hits), dirty = atomic_load(&aw_scratch_dirty);
+        if (dirty) fprintf(stderr, "%s: %s\n", files[k], aw_dirty_what);
+        assert_int_equal(dirty, 0);
+        assert_true(hits > 5); /* the calls did allocate scratch */
+        printf("  %-28s tokenize/detokenize: %d scratch blocks zero when freed (%zu tokens)\n",
+               files[k], hits, n);
+        tf_model_close(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_zeroes),
         cmocka_unit_test(test_free_zeroes),
         cmocka_unit_test(test_sampler_free_zeroes),
+        cmocka_unit_test(test_tokenizer_scratch_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
