@@ -174,6 +174,15 @@ const char *tf_kernels_init(bool force_ref)
     return g_lv[best].name;
 }
 
+const char *tf_kernels_active(void)
+{
+    const tf_type_kernels *t = atomic_load_explicit(&g_active, memory_order_acquire);
+    for (int l = 0; t && l < LV_COUNT; l++)
+        if (g_table[l] == t)
+            return g_lv[l].name;
+    return "ref";
+}
+
 const tf_type_kernels *tf_kernels_of(uint32_t id)
 {
     const tf_type_kernels *t = atomic_load_explicit(&g_active, memory_order_acquire);

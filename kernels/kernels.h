@@ -107,6 +107,9 @@ typedef struct tf_type_kernels {
  * selected level. */
 const char *tf_kernels_init(bool force_ref);
 
+/* Name of the level tf_kernels_of serves now ("ref" before any init). */
+const char *tf_kernels_active(void);
+
 /* Kernels of type id at a named level ("ref", "avx2", "avx512", "neon"),
  * whatever is selected; NULL when this CPU (or this build) lacks the level
  * or the type has no kernels.  For tests and benchmarks. */

@@ -24,6 +24,7 @@ typedef struct cpu_state {
     float *blas_buf;           /* per thread: TF_BLAS_ROWS rows of blas_k floats; NULL: no BLAS */
     int64_t blas_k;
     int blas_min;              /* tokens from which products go to OpenBLAS */
+    char desc[160];            /* tf_context_backend's text */
     /* The run in flight (set by compute). */
     tf_context *c;
     const tf_run *run;

@@ -265,7 +265,7 @@ static void test_speed_only(void **state)
         assert_null(strstr(md, "mean KL"));
         assert_null(strstr(md, "PPL"));
         assert_null(strstr(md, "top-1"));
-        if (k == 1) assert_non_null(strstr(md, "cpu (2 threads)"));
+        if (k == 1) assert_non_null(strstr(md, "2 threads, packed: "));
         free(md);
     }
     assert_false(exists(out, "models"));

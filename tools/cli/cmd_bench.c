@@ -347,6 +347,8 @@ static int bench_threads(tf_model *m, const opts *o, int t, int max_pp, int max_
         fprintf(stderr, "tinfer bench: %s\n", tf_last_error());
         return 1;
     }
+    if (o->fmt == 0)
+        printf("backend: %s\n", tf_context_backend(c));
     for (int pass = 0; pass < 2; pass++) {
         const int *list = pass ? o->tg : o->pp, n_list = pass ? o->n_tg : o->n_pp;
         for (int i = 0; i < n_list; i++) {
