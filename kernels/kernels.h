@@ -124,18 +124,18 @@ const tf_type_kernels *tf_kernels_ref_of(uint32_t id);
 /* ---- Packed weights ------------------------------------------------------
  * A level may compute a type from row-interleaved copies of its matrices,
  * in groups of TF_PACK_ROWS rows.  A group holds, block column after block
- * column, the column's bytes other than its half-float scales as 4-byte
- * words, word w of row r at word index 16 w + r (so one 64-byte load holds
- * the same 4 bytes of all 16 rows, which is what an int8 dot product with a
- * broadcast activation word wants), followed by the column's scales (per
- * scale field, the 16 rows' halves).  A group is read as one ascending
- * stream, which is what keeps decoding at memory speed (the hardware
- * prefetchers follow one stream per thread; a separate stream of scales
- * measured half as fast).  A group takes exactly TF_PACK_ROWS row sizes of
- * bytes.  Q8_0 words are stored with the sign bit flipped (q + 128, so the
- * kernels can use unsigned x signed byte products); Q6_K's words are put
- * in the order its kernel reads them (ref_pack.c).  The layout is the same
- * on every level; the kernels using it are per level (pack_gemm). */
+ * column, the column's half-float scales (per scale field, the 16 rows'
+ * halves), then the column's other bytes as 4-byte words, word w of row r
+ * at word index 16 w + r (so one 64-byte load holds the same 4 bytes of all
+ * 16 rows, which is what an int8 dot product with a broadcast activation
+ * word wants).  A group is read front to back as one stream, which is what
+ * keeps decoding at memory speed (the hardware prefetchers follow one
+ * ascending stream per thread; a separate stream of scales measured half as
+ * fast).  A group takes exactly TF_PACK_ROWS row sizes of bytes.  Q8_0 words
+ * are stored with the sign bit flipped (q + 128, so the kernels can use
+ * unsigned x signed byte products); Q6_K's words are put in the order its
+ * kernel reads them (ref_pack.c).  The layout is the same on every level;
+ * the kernels using it are per level (pack_gemm). */
 #define TF_PACK_ROWS 16
 
 /* Whether type has a packed layout at all (pack_gemm may still be NULL). */

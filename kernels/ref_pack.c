@@ -50,9 +50,6 @@ bool tf_pack_supported(uint32_t type) { return info_of(type) != NULL; }
 
 static int n_words(const pack_info *pi) { return (int)(pi->bytes - 2u * pi->n_half) / 4; }
 
-/* Bytes of the words of one block column of a group. */
-static size_t words_bytes(const pack_info *pi) { return (size_t)n_words(pi) * 4 * TF_PACK_ROWS; }
-
 void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void *dst)
 {
     const pack_info *pi = info_of(type);
@@ -63,6 +60,11 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
     const uint8_t *s = src;
     uint8_t *o = dst, *h;
     for (int64_t b = 0; b < nb; b++) {
+        h = o;
+        o += 2 * TF_PACK_ROWS * pi->n_half;
+        for (int f = 0; f < pi->n_half; f++)
+            for (int r = 0; r < TF_PACK_ROWS; r++, h += 2)
+                memcpy(h, s + r * stride + b * pi->bytes + pi->half_off + 2 * f, 2);
         for (int w = 0; w < nw; w++)
             for (int r = 0; r < TF_PACK_ROWS; r++, o += 4) {
                 uint32_t v;
@@ -71,11 +73,6 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
                 v ^= pi->flip;
                 memcpy(o, &v, 4);
             }
-        h = o;
-        o += 2 * TF_PACK_ROWS * pi->n_half;
-        for (int f = 0; f < pi->n_half; f++)
-            for (int r = 0; r < TF_PACK_ROWS; r++, h += 2)
-                memcpy(h, s + r * stride + b * pi->bytes + pi->half_off + 2 * f, 2);
     }
 }
 
@@ -84,7 +81,8 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
 static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t nb, int64_t b, int r,
                          uint8_t *blk)
 {
-    const uint8_t *p = g + b * pi->bytes * TF_PACK_ROWS;
+    const uint8_t *h = g + b * pi->bytes * TF_PACK_ROWS;
+    const uint8_t *p = h + 2 * TF_PACK_ROWS * pi->n_half;
     for (int w = 0; w < n_words(pi); w++) {
         uint32_t v;
         memcpy(&v, p + 4 * (TF_PACK_ROWS * w + r), 4);
@@ -92,7 +90,6 @@ static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t nb, int6
         memcpy(blk + pi->word_off + 4 * (pi->order ? pi->order[w] : w), &v, 4);
     }
     (void)nb;
-    const uint8_t *h = p + words_bytes(pi);
     for (int f = 0; f < pi->n_half; f++)
         memcpy(blk + pi->half_off + 2 * f, h + 2 * (TF_PACK_ROWS * f + r), 2);
 }

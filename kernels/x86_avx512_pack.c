@@ -45,8 +45,8 @@ TF_ALWAYS __m512 add_term(__m512 acc, __m512 dw, float dy, __m512i s)
 
 /* ---- Q4_0 and Q8_0: 32-element blocks, Q8_0S activations ------------- */
 
-/* Bytes of the words of one block column of a group; its halves follow
- * (32 bytes per scale field), then the next column's words. */
+/* Bytes of the words of one block column of a group; they follow the
+ * column's halves (32 bytes per scale field, at h; the words at wq). */
 #define Q4_0_WORDS (PR * 16)
 #define Q8_0_WORDS (PR * 32)
 #define Q4_K_WORDS (PR * 140)
@@ -59,11 +59,11 @@ TF_ALWAYS void q4_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++, w += Q4_0_WORDS + 32) {
-        const uint8_t *h = w + Q4_0_WORDS;
+        const uint8_t *h = w, *wq = w + 32;
         __m512 dw = halves(h);
         __m512i q[8]; /* q[c]: elements 4c..4c+3, q[4 + c]: 16 + 4c.. */
         TF_UNROLL for (int c = 0; c < 4; c++) {
-            __m512i v = chunk(w, c);
+            __m512i v = chunk(wq, c);
             q[c] = _mm512_and_si512(v, m4);
             q[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         }
@@ -86,10 +86,10 @@ TF_ALWAYS void q8_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     __m512 acc[8];
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, w += Q8_0_WORDS + 32) {
-        const uint8_t *h = w + Q8_0_WORDS;
+        const uint8_t *h = w, *wq = w + 32;
         __m512 dw = halves(h);
         __m512i q[8]; /* q + 128, elements 4c..4c+3 */
-        TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(w, c);
+        TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(wq, c);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
             __m512i s0 = _mm512_set1_epi32(-128 * y->sum), s1 = _mm512_setzero_si512();
@@ -131,8 +131,8 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++, w += Q4_K_WORDS + 64) {
-        const uint8_t *h = w + Q4_K_WORDS;
-        const uint8_t *words = w; /* scales 0..2, qs 3..34 */
+        const uint8_t *h = w, *wq = w + 64;
+        const uint8_t *words = wq; /* scales 0..2, qs 3..34 */
         __m512i sc[8], mn[8], isum[4];
         q4_K_scales(words, sc, mn);
         TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
@@ -178,10 +178,10 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     const __m512i m4 = _mm512_set1_epi8(0x0f), k03 = _mm512_set1_epi8(0x03),
                   k0c = _mm512_set1_epi8(0x0c), k30 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nb; b++, w += Q6_K_WORDS + 32) {
-        const uint8_t *hd = w + Q6_K_WORDS;
+        const uint8_t *hd = w, *wq = w + 32;
         /* words (ref_pack.c): the scales 0..3, then per (n, c) from 4 +
          * 3 (8n + c): qh[32n + 4c..], ql[64n + 4c..], ql[64n + 32 + 4c..] */
-        const uint8_t *words = w;
+        const uint8_t *words = wq;
         __m512i sc[16], isum[4];
         TF_UNROLL for (int i = 0; i < 4; i++) {
             __m512i v = chunk(words, i);
