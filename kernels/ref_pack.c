@@ -76,10 +76,8 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
     }
 }
 
-/* Block b of row r of a packed group of nb block columns, back in the
- * file's layout. */
-static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t nb, int64_t b, int r,
-                         uint8_t *blk)
+/* Block b of row r of a packed group, back in the file's layout. */
+static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t b, int r, uint8_t *blk)
 {
     const uint8_t *h = g + b * pi->bytes * TF_PACK_ROWS;
     const uint8_t *p = h + 2 * TF_PACK_ROWS * pi->n_half;
@@ -89,7 +87,6 @@ static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t nb, int6
         v ^= pi->flip;
         memcpy(blk + pi->word_off + 4 * (pi->order ? pi->order[w] : w), &v, 4);
     }
-    (void)nb;
     for (int f = 0; f < pi->n_half; f++)
         memcpy(blk + pi->half_off + 2 * f, h + 2 * (TF_PACK_ROWS * f + r), 2);
 }
@@ -140,7 +137,7 @@ void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const vo
                 float sum = 0;
                 for (int64_t b = 0; b < nb; b++) {
                     uint8_t blk[256];
-                    unpack_block(pi, (const uint8_t *)wp + (size_t)g * gbytes, nb, b, r, blk);
+                    unpack_block(pi, (const uint8_t *)wp + (size_t)g * gbytes, b, r, blk);
                     /* vec_dot over one block is that block's term exactly */
                     if (q8s) {
                         const tf_block_q8_0s *y = (const tf_block_q8_0s *)at + b;

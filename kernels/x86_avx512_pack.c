@@ -45,12 +45,12 @@ TF_ALWAYS __m512 add_term(__m512 acc, __m512 dw, float dy, __m512i s)
 
 /* ---- Q4_0 and Q8_0: 32-element blocks, Q8_0S activations ------------- */
 
-/* Bytes of the words of one block column of a group; they follow the
- * column's halves (32 bytes per scale field, at h; the words at wq). */
-#define Q4_0_WORDS (PR * 16)
-#define Q8_0_WORDS (PR * 32)
-#define Q4_K_WORDS (PR * 140)
-#define Q6_K_WORDS (PR * 208)
+/* Bytes of one block column of a group: the 16 rows' blocks, starting
+ * with their halves (32 bytes per scale field), then the words. */
+#define Q4_0_COL (PR * 18)
+#define Q8_0_COL (PR * 34)
+#define Q4_K_COL (PR * 144)
+#define Q6_K_COL (PR * 210)
 
 TF_ALWAYS void q4_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
                          size_t os, const int NT)
@@ -58,12 +58,11 @@ TF_ALWAYS void q4_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     __m512 acc[8];
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    for (int64_t b = 0; b < nb; b++, w += Q4_0_WORDS + 32) {
-        const uint8_t *h = w, *wq = w + 32;
-        __m512 dw = halves(h);
+    for (int64_t b = 0; b < nb; b++, w += Q4_0_COL) {
+        __m512 dw = halves(w); /* the words follow, from w + 32 */
         __m512i q[8]; /* q[c]: elements 4c..4c+3, q[4 + c]: 16 + 4c.. */
         TF_UNROLL for (int c = 0; c < 4; c++) {
-            __m512i v = chunk(wq, c);
+            __m512i v = chunk(w + 32, c);
             q[c] = _mm512_and_si512(v, m4);
             q[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         }
@@ -85,11 +84,10 @@ TF_ALWAYS void q8_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 {
     __m512 acc[8];
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, w += Q8_0_WORDS + 32) {
-        const uint8_t *h = w, *wq = w + 32;
-        __m512 dw = halves(h);
+    for (int64_t b = 0; b < nb; b++, w += Q8_0_COL) {
+        __m512 dw = halves(w); /* the words follow, from w + 32 */
         __m512i q[8]; /* q + 128, elements 4c..4c+3 */
-        TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(wq, c);
+        TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(w + 32, c);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
             __m512i s0 = _mm512_set1_epi32(-128 * y->sum), s1 = _mm512_setzero_si512();
@@ -130,9 +128,8 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     __m512 acc[4];
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    for (int64_t b = 0; b < nb; b++, w += Q4_K_WORDS + 64) {
-        const uint8_t *h = w, *wq = w + 64;
-        const uint8_t *words = wq; /* scales 0..2, qs 3..34 */
+    for (int64_t b = 0; b < nb; b++, w += Q4_K_COL) {
+        const uint8_t *words = w + 64; /* after d and dmin: scales 0..2, qs 3..34 */
         __m512i sc[8], mn[8], isum[4];
         q4_K_scales(words, sc, mn);
         TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
@@ -152,7 +149,7 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                 isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sc[2 * g]),
                                                                      _mm512_mullo_epi32(hi[t], sc[2 * g + 1])));
         }
-        __m512 dw = halves(h), dm = halves(h + 32);
+        __m512 dw = halves(w), dm = halves(w + 32);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_K *y = (const tf_block_q8_K *)(a + t * as) + b;
             __m512i msum = _mm512_setzero_si512();
@@ -177,11 +174,10 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0f), k03 = _mm512_set1_epi8(0x03),
                   k0c = _mm512_set1_epi8(0x0c), k30 = _mm512_set1_epi8(0x30);
-    for (int64_t b = 0; b < nb; b++, w += Q6_K_WORDS + 32) {
-        const uint8_t *hd = w, *wq = w + 32;
+    for (int64_t b = 0; b < nb; b++, w += Q6_K_COL) {
         /* words (ref_pack.c): the scales 0..3, then per (n, c) from 4 +
          * 3 (8n + c): qh[32n + 4c..], ql[64n + 4c..], ql[64n + 32 + 4c..] */
-        const uint8_t *words = wq;
+        const uint8_t *words = w + 32; /* after d */
         __m512i sc[16], isum[4];
         TF_UNROLL for (int i = 0; i < 4; i++) {
             __m512i v = chunk(words, i);
@@ -220,7 +216,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                     TF_UNROLL for (int k = 0; k < 4; k++)
                         isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t][k], sc[8 * n + 2 * k + h]));
             }
-        __m512 dw = halves(hd);
+        __m512 dw = halves(w);
         TF_UNROLL for (int t = 0; t < NT; t++)
             acc[t] = add_term(acc[t], dw, ((const tf_block_q8_K *)(a + t * as) + b)->d, isum[t]);
     }
@@ -235,7 +231,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 
 #define CASE(TILE, k) case k: TILE(nb, w, at, as, o, os, k); break;
 
-#define DEF_PACK(NAME, TILE, ELEMS, BYTES, MAXT, CASES) /* BYTES: per block column */                                      \
+#define DEF_PACK(NAME, TILE, ELEMS, BYTES, MAXT, CASES)                                      \
     static void pgemm_##NAME(int64_t n, const void *wp, int ng, const void *a, size_t as, \
                              int na, float *out, size_t os)                               \
     {                                                                                     \
@@ -259,10 +255,10 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 #define CASES8(T) CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4) CASE(T, 5) CASE(T, 6) CASE(T, 7) CASE(T, 8)
 #define CASES4(T) CASE(T, 1) CASE(T, 2) CASE(T, 3) CASE(T, 4)
 
-DEF_PACK(q4_0, q4_0_tile, TF_QK, PR * 18, 8, CASES8(q4_0_tile))
-DEF_PACK(q8_0, q8_0_tile, TF_QK, PR * 34, 8, CASES8(q8_0_tile))
-DEF_PACK(q4_K, q4_K_tile, TF_QK_K, PR * 144, 4, CASES4(q4_K_tile))
-DEF_PACK(q6_K, q6_K_tile, TF_QK_K, PR * 210, 4, CASES4(q6_K_tile))
+DEF_PACK(q4_0, q4_0_tile, TF_QK, Q4_0_COL, 8, CASES8(q4_0_tile))
+DEF_PACK(q8_0, q8_0_tile, TF_QK, Q8_0_COL, 8, CASES8(q8_0_tile))
+DEF_PACK(q4_K, q4_K_tile, TF_QK_K, Q4_K_COL, 4, CASES4(q4_K_tile))
+DEF_PACK(q6_K, q6_K_tile, TF_QK_K, Q6_K_COL, 4, CASES4(q6_K_tile))
 
 void tf_kernels_install_avx512_pack(tf_type_kernels *t)
 {

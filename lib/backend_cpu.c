@@ -145,6 +145,14 @@ void tf_cpu_quantize_rows(const float *x, int64_t k, int64_t n_rows, uint32_t vd
     for (int64_t r = lo; r < hi; r++) qk->from_float(x + r * k, buf + r * rb, k);
 }
 
+/* out[t][r] += bias[r] for rows r in [r0, r1), tokens t in [0, T). */
+static void add_bias(float *out, int64_t out_stride, const float *bias, int32_t T, int64_t r0,
+                     int64_t r1)
+{
+    for (int32_t t = 0; t < T; t++)
+        for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] += bias[r];
+}
+
 /* out[t][r] = w[r] . act[t] for rows r in [r0, r1), tokens t in [0, T). */
 void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, size_t act_rb,
                      int64_t r0, int64_t r1, int32_t T, float *out, int64_t out_stride,
@@ -159,8 +167,7 @@ void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, 
         k->gemm(K, wdata + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), act, act_rb,
                 T, out + r0, (size_t)out_stride);
         if (bias)
-            for (int32_t t = 0; t < T; t++)
-                for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] += bias[r];
+            add_bias(out, out_stride, bias, T, r0, r1);
         return;
     }
     for (int64_t r = r0; r < r1; r++) {
@@ -262,31 +269,24 @@ static void matmul_share(cpu_state *s, const tf_node *nd, const void *act, size_
                          int32_t T, int ith, int nth)
 {
     const tf_weight *w = nd->w;
-    const float *bias = nd->w2 ? (const float *)nd->w2->data : NULL;
     int64_t lo, hi;
-    if (use_blas(s, w, T)) {
+    if (use_packed(w)) { /* quantized types only: never BLAS */
+        tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
+        if (hi > lo)
+            tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + lo * w->row_bytes * TF_PACK_ROWS,
+                                              (int)(hi - lo), act, rb, T, out + lo * TF_PACK_ROWS,
+                                              (size_t)nd->ne0);
+        lo *= TF_PACK_ROWS;
+        hi *= TF_PACK_ROWS;
+    } else {
         tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
-        blas_share(s, nd, act, out, T, lo, hi, ith);
-        if (bias)
-            for (int32_t t = 0; t < T; t++)
-                for (int64_t r = lo; r < hi; r++) out[t * nd->ne0 + r] += bias[r];
-        return;
+        if (use_blas(s, w, T))
+            blas_share(s, nd, act, out, T, lo, hi, ith);
+        else
+            tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, NULL);
     }
-    if (!use_packed(w)) {
-        tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
-        tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, bias);
-        return;
-    }
-    tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
-    if (hi <= lo)
-        return;
-    size_t gbytes = w->row_bytes * TF_PACK_ROWS;
-    tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + lo * gbytes, (int)(hi - lo), act, rb,
-                                      T, out + lo * TF_PACK_ROWS, (size_t)nd->ne0);
-    if (bias)
-        for (int32_t t = 0; t < T; t++)
-            for (int64_t r = lo * TF_PACK_ROWS; r < hi * TF_PACK_ROWS; r++)
-                out[t * nd->ne0 + r] += bias[r];
+    if (nd->w2)
+        add_bias(out, nd->ne0, nd->w2->data, T, lo, hi);
 }
 
 /* Nodes first .. first + n - 1: matmuls of one input (see fused_len).  With

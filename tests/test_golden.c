@@ -13,64 +13,87 @@
 #include "testutil.h"
 #include "golden_cmp.h"
 
-static int run_logits(const char *model, const char *tokens, const char *out, const char *extra)
+/* `tinfer logits` on model, tokens -> out, with environment assignments
+ * env ("" for none) and extra options. */
+static int run_logits(const char *env, const char *model, const char *tokens, const char *out,
+                      const char *extra)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s logits -m %s --replay %s -o %s %s", tu_bin(), model, tokens, out,
-             extra);
+    snprintf(cmd, sizeof cmd, "%s %s logits -m %s --replay %s -o %s %s", env, tu_bin(), model,
+             tokens, out, extra);
     return system(cmd);
+}
+
+/* One golden case: "M.k" and the files that go with it. */
+typedef struct {
+    char name[256], model[2400], tokens[2400], ref[2400], out[2400];
+    bool prompt0; /* k == 0 */
+} golden_case;
+
+/* The next golden case in d (only prompt 0 of each model when prompt0_only);
+ * outputs go to the folder tmp.  false at the end. */
+static bool next_case(DIR *d, const char *tmp, bool prompt0_only, golden_case *g)
+{
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".tokens")) continue;
+        snprintf(g->name, sizeof g->name, "%.*s", (int)(len - 7), e->d_name);
+        char *dot = strrchr(g->name, '.');
+        assert_non_null(dot);
+        g->prompt0 = !strcmp(dot, ".0");
+        if (prompt0_only && !g->prompt0) continue;
+        snprintf(g->model, sizeof g->model, "%s/%.*s.gguf", tu_shared("models"),
+                 (int)(dot - g->name), g->name);
+        snprintf(g->tokens, sizeof g->tokens, "%s/%s", tu_shared("golden"), e->d_name);
+        snprintf(g->ref, sizeof g->ref, "%s/%s.logits.f32", tu_shared("golden"), g->name);
+        snprintf(g->out, sizeof g->out, "%s/%s.f32", tmp, g->name);
+        return true;
+    }
+    return false;
+}
+
+static DIR *open_golden(char *tmp)
+{
+    DIR *d = opendir(tu_shared("golden"));
+    assert_non_null(d);
+    assert_non_null(mkdtemp(tmp));
+    return d;
 }
 
 static void test_golden_replays(void **state)
 {
     (void)state;
-    char gdir[1024], root[1024];
-    snprintf(gdir, sizeof gdir, "%s", tu_shared("golden"));
-    snprintf(root, sizeof root, "%s", tu_shared(""));
-    DIR *d = opendir(gdir);
-    assert_non_null(d);
-    struct dirent *e;
-    int n = 0, bad = 0;
     char tmp[] = "/tmp/tinfer-golden-XXXXXX";
-    assert_non_null(mkdtemp(tmp));
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 8 || strcmp(e->d_name + len - 7, ".tokens")) continue;
-        char name[256], model[2400], tokens[2400], ref[2400], out[2400];
-        snprintf(name, sizeof name, "%.*s", (int)(len - 7), e->d_name); /* "M.k" */
-        char *dot = strrchr(name, '.');
-        assert_non_null(dot);
-        snprintf(model, sizeof model, "%s/models/%.*s.gguf", root, (int)(dot - name), name);
-        snprintf(tokens, sizeof tokens, "%s/%s", gdir, e->d_name);
-        snprintf(ref, sizeof ref, "%s/%s.logits.f32", gdir, name);
-        snprintf(out, sizeof out, "%s/%s.f32", tmp, name);
-        assert_int_equal(run_logits(model, tokens, out, "-t 2"), 0);
-        int rows = replay_rows(tokens);
-        bad += !within_bounds("batch", name, compare(out, ref, rows));
+    DIR *d = open_golden(tmp);
+    golden_case g;
+    int n = 0, bad = 0;
+    while (next_case(d, tmp, false, &g)) {
+        assert_int_equal(run_logits("", g.model, g.tokens, g.out, "-t 2"), 0);
+        int rows = replay_rows(g.tokens);
+        bad += !within_bounds("batch", g.name, compare(g.out, g.ref, rows));
         n++;
         /* Prompt 0 of every model: one token at a time, and 1 thread. */
-        if (!strcmp(dot, ".0")) {
+        if (g.prompt0) {
             char out1[2500];
-            snprintf(out1, sizeof out1, "%s.single", out);
-            assert_int_equal(run_logits(model, tokens, out1, "-t 2 --one-by-one"), 0);
-            bad += !within_bounds("1-by-1", name, compare(out1, ref, rows));
-            snprintf(out1, sizeof out1, "%s.t1", out);
-            assert_int_equal(run_logits(model, tokens, out1, "-t 1"), 0);
+            snprintf(out1, sizeof out1, "%s.single", g.out);
+            assert_int_equal(run_logits("", g.model, g.tokens, out1, "-t 2 --one-by-one"), 0);
+            bad += !within_bounds("1-by-1", g.name, compare(out1, g.ref, rows));
+            snprintf(out1, sizeof out1, "%s.t1", g.out);
+            assert_int_equal(run_logits("", g.model, g.tokens, out1, "-t 1"), 0);
             size_t n1, n2;
-            char *a = tu_read_file(out, &n1), *b = tu_read_file(out1, &n2);
+            char *a = tu_read_file(g.out, &n1), *b = tu_read_file(out1, &n2);
             bool same = n1 == n2 && memcmp(a, b, n1) == 0;
-            printf("  %-34s threads 1 vs 2: %s\n", name, same ? "identical" : "DIFFERENT");
+            printf("  %-34s threads 1 vs 2: %s\n", g.name, same ? "identical" : "DIFFERENT");
             bad += !same;
             free(a);
             free(b);
             unlink(out1);
         }
-        unlink(out);
+        unlink(g.out);
     }
     closedir(d);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    assert_int_equal(system(cmd), 0);
+    rmdir(tmp);
     printf("golden replays: %d files, %d failures\n", n, bad);
     assert_true(n >= 46); /* every .tokens file in golden/ */
     assert_int_equal(bad, 0);
@@ -85,35 +108,19 @@ static void test_golden_paths(void **state)
 {
     (void)state;
     static const char *const env[] = {"TINFER_KERNELS=ref", "TINFER_PACK=0", "TINFER_BLAS=1"};
-    char gdir[1024], root[1024];
-    snprintf(gdir, sizeof gdir, "%s", tu_shared("golden"));
-    snprintf(root, sizeof root, "%s", tu_shared(""));
-    DIR *d = opendir(gdir);
-    assert_non_null(d);
-    struct dirent *e;
-    int n = 0, bad = 0;
     char tmp[] = "/tmp/tinfer-golden-XXXXXX";
-    assert_non_null(mkdtemp(tmp));
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 10 || strcmp(e->d_name + len - 9, ".0.tokens")) continue;
-        char name[256], model[2400], tokens[2400], ref[2400], out[2400], extra[256], what[64];
-        snprintf(name, sizeof name, "%.*s", (int)(len - 7), e->d_name);
-        snprintf(model, sizeof model, "%s/models/%.*s.gguf", root, (int)(len - 9), e->d_name);
-        snprintf(tokens, sizeof tokens, "%s/%s", gdir, e->d_name);
-        snprintf(ref, sizeof ref, "%s/%s.logits.f32", gdir, name);
-        snprintf(out, sizeof out, "%s/%s.f32", tmp, name);
-        bool flt = strstr(name, "-f32") || strstr(name, "-f16") || strstr(name, "-bf16");
+    DIR *d = open_golden(tmp);
+    golden_case g;
+    int n = 0, bad = 0;
+    while (next_case(d, tmp, true, &g)) {
+        bool flt = strstr(g.name, "-f32") || strstr(g.name, "-f16") || strstr(g.name, "-bf16");
         for (size_t k = 0; k < sizeof env / sizeof env[0]; k++) {
             if (k == 2 && !flt) continue;
-            char cmd[8192];
-            snprintf(extra, sizeof extra, "-t 2");
-            snprintf(cmd, sizeof cmd, "%s %s logits -m %s --replay %s -o %s %s", env[k], tu_bin(),
-                     model, tokens, out, extra);
-            assert_int_equal(system(cmd), 0);
+            assert_int_equal(run_logits(env[k], g.model, g.tokens, g.out, "-t 2"), 0);
+            char what[64];
             snprintf(what, sizeof what, "%.14s", env[k] + 7);
-            bad += !within_bounds(what, name, compare(out, ref, replay_rows(tokens)));
-            unlink(out);
+            bad += !within_bounds(what, g.name, compare(g.out, g.ref, replay_rows(g.tokens)));
+            unlink(g.out);
             n++;
         }
     }
