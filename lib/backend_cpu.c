@@ -52,18 +52,21 @@ static void op_embed(cpu_state *s, const tf_node *nd, float *out, int32_t T, int
     }
 }
 
-static void op_rms_norm(const tf_node *nd, const float *x, float *out, int32_t T, int ith, int nth)
+static void rms_norm_row(const tf_node *nd, const float *x, float *out)
 {
     const float *w = nd->w->data;
-    int64_t n = nd->ne0, lo, hi;
+    int64_t n = nd->ne0;
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / n) + nd->fp[0]);
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+static void op_rms_norm(const tf_node *nd, const float *x, float *out, int32_t T, int ith, int nth)
+{
+    int64_t lo, hi;
     tf_cpu_split(T, ith, nth, &lo, &hi);
-    for (int64_t t = lo; t < hi; t++) {
-        const float *xr = x + t * n;
-        double ss = 0;
-        for (int64_t i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
-        float scale = 1.0f / sqrtf((float)(ss / n) + nd->fp[0]);
-        for (int64_t i = 0; i < n; i++) out[t * n + i] = xr[i] * scale * w[i];
-    }
+    for (int64_t t = lo; t < hi; t++) rms_norm_row(nd, x + t * nd->ne0, out + t * nd->ne0);
 }
 
 static void op_add(const float *a, const float *b, float *out, int64_t n, int ith, int nth)
@@ -73,11 +76,13 @@ static void op_add(const float *a, const float *b, float *out, int64_t n, int it
     for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
 }
 
+static inline float swiglu1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 static void op_swiglu(const float *g, const float *u, float *out, int64_t n, int ith, int nth)
 {
     int64_t lo, hi;
     tf_cpu_split(n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (int64_t i = lo; i < hi; i++) out[i] = swiglu1(g[i], u[i]);
 }
 
 /* YaRN ramp between the correction dims (1 inside low, 0 beyond high). */
@@ -219,26 +224,41 @@ static int act_kind(const cpu_state *s, const tf_weight *w, int32_t T)
     return (int)tf_kernels_of(w->type)->vec_dot_type;
 }
 
-/* x's T rows in the format w's product reads, shared by all threads (ends
- * with a barrier). */
+/* Few enough tokens that every thread quantizes them all for itself. */
+static bool private_rows(int32_t T, int nth)
+{
+    return T < nth && T <= TF_CPU_PRIV_MAX;
+}
+
+/* x's T rows in the format w's product reads: shared by all threads (each
+ * converts its share, then a barrier) or, when priv, all of them in this
+ * thread's own buffer (no barrier). */
 static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, int32_t T,
-                              size_t *rb, int ith, int nth)
+                              size_t *rb, bool priv, int ith, int nth)
 {
     int64_t K = w->ne[0];
     int kind = act_kind(s, w, T);
-    if (kind == -2) {
-        *rb = (size_t)K * sizeof(float);
+    *rb = (size_t)K * sizeof(float);
+    if (kind == -2 || kind == TF_TYPE_F32)
         return x; /* read as it is: no barrier needed */
+    uint8_t *buf = priv ? s->priv_q + (size_t)ith * s->priv_q_stride : s->qbuf;
+    if (priv) {
+        ith = 0;
+        nth = 1;
     }
-    if (kind != -1)
-        return tf_cpu_prepare_act(s, x, K, T, w->type, rb, ith, nth);
-    *rb = tf_pack_act_row_size(w->type, K);
-    int64_t lo, hi;
-    tf_cpu_split(T, ith, nth, &lo, &hi);
-    for (int64_t t = lo; t < hi; t++)
-        tf_pack_act_from_float(w->type, x + t * K, s->qbuf + t * *rb, K);
-    tf_pool_barrier(s->pool);
-    return s->qbuf;
+    if (kind == -1) {
+        *rb = tf_pack_act_row_size(w->type, K);
+        int64_t lo, hi;
+        tf_cpu_split(T, ith, nth, &lo, &hi);
+        for (int64_t t = lo; t < hi; t++)
+            tf_pack_act_from_float(w->type, x + t * K, buf + t * *rb, K);
+    } else {
+        *rb = tf_row_size((uint32_t)kind, K);
+        tf_cpu_quantize_rows(x, K, T, (uint32_t)kind, buf, ith, nth);
+    }
+    if (!priv)
+        tf_pool_barrier(s->pool);
+    return buf;
 }
 
 /* OpenBLAS: this thread's rows [lo, hi) of a float matrix, converted to
@@ -263,10 +283,10 @@ static void blas_share(cpu_state *s, const tf_node *nd, const float *x, float *o
     }
 }
 
-/* This thread's share of nd's product: its rows (whole 16-row groups of a
- * packed matrix), every token. */
+/* This thread's share of nd's product: its rows [*lo, *hi) (whole 16-row
+ * groups of a packed matrix), every token. */
 static void matmul_share(cpu_state *s, const tf_node *nd, const void *act, size_t rb, float *out,
-                         int32_t T, int ith, int nth)
+                         int32_t T, int ith, int nth, int64_t *plo, int64_t *phi)
 {
     const tf_weight *w = nd->w;
     int64_t lo, hi;
@@ -287,29 +307,60 @@ static void matmul_share(cpu_state *s, const tf_node *nd, const void *act, size_
     }
     if (nd->w2)
         add_bias(out, nd->ne0, nd->w2->data, T, lo, hi);
+    *plo = lo;
+    *phi = hi;
 }
 
-/* Nodes first .. first + n - 1: matmuls of one input (see fused_len).  With
- * one activation format they share one quantization and every thread does
- * its share of each before the caller's one barrier; otherwise they run one
- * after the other. */
-static void op_matmuls(cpu_state *s, int first, int n, int32_t T, int ith, int nth)
+/* Rows [lo, hi) of every token of node j (a step's ADD or SWIGLU). */
+static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
 {
-    const tf_node *nd = &s->c->graph.nodes[first];
+    const tf_node *nd = &s->c->graph.nodes[j];
+    const float *a = tf_cpu_node_out(s, nd->src[0]), *b = tf_cpu_node_out(s, nd->src[1]);
+    float *out = tf_cpu_node_out(s, j);
+    for (int32_t t = 0; t < T; t++) {
+        size_t o = (size_t)t * (size_t)nd->ne0;
+        if (nd->op == TF_OP_ADD)
+            for (int64_t r = lo; r < hi; r++) out[o + r] = a[o + r] + b[o + r];
+        else
+            for (int64_t r = lo; r < hi; r++) out[o + r] = swiglu1(a[o + r], b[o + r]);
+    }
+}
+
+/* The step from matmul node first (cpu_step): its folded norm, the
+ * matmuls of one input - with one activation format they share one
+ * quantization and every thread does its share of each before the
+ * caller's one barrier; otherwise they run one after the other - and the
+ * node after them on this thread's rows. */
+static void op_matmuls(cpu_state *s, int first, int32_t T, int ith, int nth)
+{
+    const tf_graph *g = &s->c->graph;
+    const cpu_step *st = &s->steps[first];
+    const tf_node *nd = &g->nodes[first];
+    bool priv = private_rows(T, nth);
     const float *x = tf_cpu_node_out(s, nd->src[0]);
+    if (priv && st->norm >= 0) {
+        const tf_node *nn = &g->nodes[st->norm];
+        const float *src = tf_cpu_node_out(s, nn->src[0]);
+        float *xf = s->priv_f + (size_t)ith * s->priv_f_stride;
+        for (int32_t t = 0; t < T; t++) rms_norm_row(nn, src + t * nn->ne0, xf + t * nn->ne0);
+        x = xf;
+    }
     bool one_format = true;
-    for (int k = 1; k < n; k++)
+    for (int k = 1; k < st->n; k++)
         one_format &= act_kind(s, nd[k].w, T) == act_kind(s, nd->w, T);
     size_t rb = 0;
     const void *act = NULL;
-    for (int k = 0; k < n; k++) {
+    int64_t lo = 0, hi = 0;
+    for (int k = 0; k < st->n; k++) {
         if (k == 0 || !one_format) {
-            if (k > 0) /* the previous product is done reading qbuf */
+            if (k > 0 && !priv) /* the previous product is done reading qbuf */
                 tf_pool_barrier(s->pool);
-            act = matmul_act(s, nd[k].w, x, T, &rb, ith, nth);
+            act = matmul_act(s, nd[k].w, x, T, &rb, priv, ith, nth);
         }
-        matmul_share(s, &nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth);
+        matmul_share(s, &nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth, &lo, &hi);
     }
+    if (st->after >= 0) /* planned only where every matmul split its rows alike */
+        after_rows(s, st->after, T, lo, hi);
 }
 
 /* How many matmuls from node i on read node i's input with outputs apart
@@ -340,6 +391,95 @@ static int fused_len(const tf_graph *g, int i)
     }
     return n;
 }
+
+/* Whether nodes a and b's arena bytes overlap. */
+static bool overlap(const tf_graph *g, int a, int b)
+{
+    size_t a0 = g->nodes[a].offset, a1 = a0 + tf_node_bytes(g, a);
+    size_t b0 = g->nodes[b].offset, b1 = b0 + tf_node_bytes(g, b);
+    return a0 < b1 && b0 < a1;
+}
+
+static bool same_rows(const tf_graph *g, int a, int b)
+{
+    return (a >= g->tail_from) == (b >= g->tail_from);
+}
+
+/* Whether the matmuls i .. i+n-1 split their rows between threads alike. */
+static bool same_split(const tf_graph *g, int i, int n)
+{
+    for (int k = 1; k < n; k++)
+        if (g->nodes[i + k].ne0 != g->nodes[i].ne0 ||
+            use_packed(g->nodes[i + k].w) != use_packed(g->nodes[i].w))
+            return false;
+    return true;
+}
+
+/* The node after the matmuls i .. i+n-1 if the step can compute it row by
+ * row: a residual ADD of the one matmul, or the SWIGLU of gate and up,
+ * writing apart from everything a slower thread may still read or write
+ * in the step (the planner keeps the matmuls' input live for this). */
+static int foldable_after(const tf_graph *g, int i, int n)
+{
+    int j = i + n;
+    if (j >= g->n || !same_rows(g, i, j))
+        return -1;
+    const tf_node *a = &g->nodes[j];
+    int other = -1;
+    if (a->op == TF_OP_ADD && n == 1 && (a->src[0] == i) != (a->src[1] == i))
+        other = a->src[0] == i ? a->src[1] : a->src[0];
+    else if (!(a->op == TF_OP_SWIGLU && n == 2 && a->src[0] + a->src[1] == 2 * i + 1 &&
+               (a->src[0] == i || a->src[1] == i) && same_split(g, i, n)))
+        return -1;
+    if (a->ne0 != g->nodes[i].ne0 || overlap(g, j, g->nodes[i].src[0]) || (other >= 0 && overlap(g, j, other)))
+        return -1;
+    for (int k = 0; k < n; k++)
+        if (overlap(g, j, i + k))
+            return -1;
+    return j;
+}
+
+/* The RMS_NORM node right before the matmuls i .. i+n-1 if only they (and
+ * nothing after the graph) read it and no output of the step lands on its
+ * input, which private steps read while other threads write. */
+static int foldable_norm(const tf_graph *g, int i, int n, int after)
+{
+    int j = i - 1;
+    if (j < 0 || g->nodes[j].op != TF_OP_RMS_NORM || g->nodes[i].src[0] != j || !same_rows(g, i, j) ||
+        g->out == j)
+        return -1;
+    for (int k = 0; k < g->n; k++)
+        for (int c = 0; c < 3; c++)
+            if (g->nodes[k].src[c] == j && (k < i || k >= i + n))
+                return -1;
+    int x = g->nodes[j].src[0];
+    for (int k = 0; k < n; k++)
+        if (overlap(g, x, i + k))
+            return -1;
+    return after >= 0 && overlap(g, x, after) ? -1 : j;
+}
+
+/* Every step of the node loop (cpu_step), once the weights are packed
+ * (packing decides how a matmul splits its rows). */
+static void plan_steps(cpu_state *s, const tf_graph *g)
+{
+    for (int i = 0; i < g->n; i++)
+        s->steps[i] = (cpu_step){.n = 1, .norm = -1, .after = -1};
+    for (int i = 0; i < g->n;) {
+        if (g->nodes[i].op != TF_OP_MATMUL) {
+            i++;
+            continue;
+        }
+        cpu_step *st = &s->steps[i];
+        st->n = fused_len(g, i);
+        st->after = foldable_after(g, i, st->n);
+        st->norm = foldable_norm(g, i, st->n, st->after);
+        if (st->norm >= 0)
+            s->steps[st->norm].folded = true;
+        i += st->n + (st->after >= 0);
+    }
+}
+
 
 /* ---- attention ------------------------------------------------------- */
 
@@ -394,7 +534,7 @@ static void run_node(cpu_state *s, int i, int ith, int nth)
     switch (nd->op) {
     case TF_OP_EMBED: op_embed(s, nd, out, T, ith, nth); break;
     case TF_OP_RMS_NORM: op_rms_norm(nd, a, out, T, ith, nth); break;
-    case TF_OP_MATMUL: op_matmuls(s, i, 1, T, ith, nth); break;
+    case TF_OP_MATMUL: break; /* run_graph: op_matmuls */
     case TF_OP_ADD: op_add(a, b, out, nd->ne0 * T, ith, nth); break;
     case TF_OP_ROPE: op_rope(s, nd, a, out, T, ith, nth); break;
     case TF_OP_ATTN: op_attn(s, nd, out, T, ith, nth); break;
@@ -414,12 +554,21 @@ static void run_node(cpu_state *s, int i, int ith, int nth)
 static void run_graph(void *arg, int ith, int nth)
 {
     cpu_state *s = arg;
-    for (int i = 0, n; i < s->c->graph.n; i += n) {
-        n = s->fused[i];
-        if (n > 1)
-            op_matmuls(s, i, n, rows_of(s, i), ith, nth);
-        else
+    const tf_graph *g = &s->c->graph;
+    for (int i = 0; i < g->n;) {
+        const cpu_step *st = &s->steps[i];
+        int32_t T = rows_of(s, i);
+        if (st->folded && private_rows(T, nth)) {
+            i++; /* the next step's threads each compute it */
+            continue;
+        }
+        if (g->nodes[i].op == TF_OP_MATMUL) {
+            op_matmuls(s, i, T, ith, nth);
+            i += st->n + (st->after >= 0);
+        } else {
             run_node(s, i, ith, nth);
+            i++;
+        }
         tf_pool_barrier(s->pool);
     }
 }
@@ -477,7 +626,9 @@ static void cpu_free(tf_context *c)
     free(s->moe_buf);
     free(s->moe_route);
     free(s->scratch);
-    free(s->fused);
+    free(s->steps);
+    free(s->priv_f);
+    free(s->priv_q);
     free(s->blas_buf);
     free(s);
     c->be_state = NULL;
@@ -500,8 +651,12 @@ static void cpu_clear(tf_context *c)
     tf_secure_zero(s->qbuf, qbytes ? qbytes : 64);
     tf_secure_zero(s->moe_buf, (moe_floats ? moe_floats : 16) * sizeof(float));
     tf_secure_zero(s->moe_route, (route_ints ? route_ints : 16) * sizeof(int32_t));
-    if (s->pool)
-        tf_secure_zero(s->scratch, s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
+    if (s->pool) {
+        size_t nt = (size_t)tf_pool_size(s->pool);
+        tf_secure_zero(s->scratch, s->scratch_stride * nt * sizeof(float));
+        tf_secure_zero(s->priv_f, s->priv_f_stride * nt * sizeof(float));
+        tf_secure_zero(s->priv_q, s->priv_q_stride * nt);
+    }
 }
 
 /* ---- packing ----------------------------------------------------------- */
@@ -612,7 +767,24 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
     s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
-    s->fused = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->fused);
+    s->steps = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->steps);
+    /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input. */
+    size_t widest = 64, widest_q = 64;
+    for (int i = 0; i < c->graph.n; i++) {
+        const tf_weight *w = c->graph.nodes[i].w;
+        if (c->graph.nodes[i].op != TF_OP_MATMUL)
+            continue;
+        size_t K = (size_t)w->ne[0], q = tf_row_size(tf_kernels_of(w->type)->vec_dot_type, w->ne[0]);
+        if (tf_pack_supported(w->type) && tf_pack_act_row_size(w->type, w->ne[0]) > q)
+            q = tf_pack_act_row_size(w->type, w->ne[0]);
+        widest = K > widest ? K : widest;
+        widest_q = q > widest_q ? q : widest_q;
+    }
+    s->priv_f_stride = tf_cpu_align64(widest * TF_CPU_PRIV_MAX * sizeof(float)) / sizeof(float);
+    s->priv_q_stride = tf_cpu_align64(widest_q * TF_CPU_PRIV_MAX);
+    size_t nthreads = (size_t)tf_pool_size(s->pool);
+    s->priv_f = malloc(s->priv_f_stride * nthreads * sizeof(float));
+    s->priv_q = malloc(s->priv_q_stride * nthreads);
     /* OpenBLAS (blas.h) for float matrices: a row buffer per thread, sized
      * for the longest float row; none when no matrix is float. */
     for (int i = 0; i < c->graph.n; i++)
@@ -623,10 +795,8 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     if (s->blas_min > 0 && c->graph.n_max >= s->blas_min)
         s->blas_buf = malloc((size_t)TF_BLAS_ROWS * (size_t)s->blas_k * sizeof(float) *
                              (size_t)tf_pool_size(s->pool));
-    for (int i = 0; s->fused && i < c->graph.n; i++)
-        s->fused[i] = fused_len(&c->graph, i);
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
-        !s->moe_route || !s->scratch || !s->fused)
+        !s->moe_route || !s->scratch || !s->steps || !s->priv_f || !s->priv_q)
         goto oom;
     for (int il = 0; il < hp->n_layer; il++) {
         s->k_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);
@@ -634,6 +804,7 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
         if (!s->k_cache[il] || !s->v_cache[il]) goto oom;
     }
     pack_weights(c, s->pool);
+    plan_steps(s, &c->graph);
     return TF_OK;
 oom:
     tf_errf(err, errlen, "out of memory allocating the CPU backend's buffers (KV cache %zu bytes/layer)",

@@ -8,6 +8,21 @@
 #include "exec.h"
 #include "threadpool.h"
 
+/* One pass of the node loop from a matmul node (planned once, at init):
+ * the matmuls of one input run together, the node after them (a residual
+ * ADD or the SWIGLU of gate and up) is done row by row by the thread that
+ * computed those rows, and with few tokens (TF_CPU_PRIV_MAX, fewer than
+ * the threads) the RMS_NORM feeding them and their quantization run in
+ * every thread on private buffers: no barrier between those phases. */
+typedef struct cpu_step {
+    int n;       /* matmuls run together from this node (1: alone) */
+    int norm;    /* RMS_NORM node whose output only they read (-1: none) */
+    int after;   /* ADD or SWIGLU node computed in the step (-1: none) */
+    bool folded; /* this RMS_NORM is left to the next step's threads */
+} cpu_step;
+
+#define TF_CPU_PRIV_MAX 4
+
 typedef struct cpu_state {
     tf_pool *pool;
     float *arena;
@@ -20,7 +35,10 @@ typedef struct cpu_state {
     int32_t *moe_route;        /* MoE batch grouped by expert (backend_cpu_moe.c) */
     float *scratch;            /* per thread: attention tiles (attn.h) */
     size_t scratch_stride;
-    int *fused;                /* per node: matmuls run together from it (1: alone) */
+    struct cpu_step *steps;    /* per node: what the node loop does from it */
+    float *priv_f;             /* per thread: a folded norm's rows (priv_f_stride floats) */
+    uint8_t *priv_q;           /* per thread: quantized rows (priv_q_stride bytes) */
+    size_t priv_f_stride, priv_q_stride;
     float *blas_buf;           /* per thread: TF_BLAS_ROWS rows of blas_k floats; NULL: no BLAS */
     int64_t blas_k;
     int blas_min;              /* tokens from which products go to OpenBLAS */

@@ -173,6 +173,23 @@ void tf_graph_plan(tf_graph *g)
         for (int s = 0; s < 3; s++)
             if (g->nodes[i].src[s] >= 0) g->nodes[g->nodes[i].src[s]].last_use = i;
     if (g->out >= 0) g->nodes[g->out].last_use = g->n;
+    /* The CPU backend folds a norm into the matmuls that read it and the
+     * node after them into the matmuls' step (backend_cpu.c, "steps"): a
+     * matmul's input, and a norm's, stays live until that node is done, so
+     * nothing written in the step lands on what a slower thread still reads. */
+    for (int i = 0; i < g->n; i++) {
+        const tf_node *nd = &g->nodes[i];
+        int until = -1;
+        if (nd->op == TF_OP_MATMUL) {
+            until = i + 1;
+        } else if (nd->op == TF_OP_RMS_NORM) {
+            until = i + 1;
+            while (until < g->n && g->nodes[until].op == TF_OP_MATMUL && g->nodes[until].src[0] == i)
+                until++;
+        }
+        if (until >= 0 && nd->src[0] >= 0 && until < g->n && g->nodes[nd->src[0]].last_use < until)
+            g->nodes[nd->src[0]].last_use = until;
+    }
     block *live = malloc(((size_t)g->n + 1) * sizeof *live);
     if (!live) {
         g->failed = true;

@@ -183,12 +183,84 @@ static void test_moe_q8_0(void **st)
     run_model("models/tiny-moe-q8_0.gguf");
 }
 
+/* ---- thread counts against batch sizes --------------------------------
+ * The CPU backend runs small batches (up to TF_CPU_PRIV_MAX tokens, fewer
+ * than the threads) differently: every thread computes the norm before a
+ * matmul and quantizes the rows itself, and the residual ADD or SWIGLU
+ * after it is done by the thread that computed those rows.  Batches of
+ * 1..5 tokens through 1..5 threads must all give the single-threaded
+ * logits, every row, bit for bit. */
+
+#define N_CHUNKS 8
+static const int chunk_sizes[N_CHUNKS] = {1, 2, 3, 4, 5, 1, 3, 2}; /* 21 tokens */
+
+/* Logits of every row of every chunk, n_vocab floats each, into out. */
+static void eval_chunks(tf_model *m, int n_threads, float *out)
+{
+    int32_t nv = tf_n_vocab(m);
+    tf_context_params cp = tf_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_batch = 8;
+    cp.n_threads = n_threads;
+    tf_context *c = NULL;
+    assert_int_equal(tf_context_new(m, &cp, &c), TF_OK);
+    tf_token toks[8];
+    for (int k = 0, pos = 0; k < N_CHUNKS; k++) {
+        for (int t = 0; t < chunk_sizes[k]; t++) toks[t] = (tf_token)((pos + t) * 37 % nv);
+        assert_int_equal(tf_eval(c, toks, (size_t)chunk_sizes[k], true), TF_OK);
+        for (int t = 0; t < chunk_sizes[k]; t++, pos++) {
+            const float *lg;
+            assert_int_equal(tf_logits(c, t, &lg), TF_OK);
+            memcpy(out + (size_t)pos * (size_t)nv, lg, (size_t)nv * sizeof(float));
+        }
+    }
+    tf_context_free(c);
+}
+
+static void thread_counts(const char *rel)
+{
+    tf_model *m = NULL;
+    const char *path = tu_shared(rel);
+    if (tf_model_open(path, NULL, &m) != TF_OK) {
+        fprintf(stderr, "%s: %s\n", path, tf_last_error());
+        fail();
+    }
+    size_t n = (size_t)21 * (size_t)tf_n_vocab(m);
+    float *ref = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+    assert_non_null(ref);
+    assert_non_null(got);
+    eval_chunks(m, 1, ref);
+    for (int nt = 2; nt <= 5; nt++) {
+        eval_chunks(m, nt, got);
+        size_t i = 0;
+        while (i < n && memcmp(&got[i], &ref[i], sizeof(float)) == 0) i++;
+        if (i < n)
+            fprintf(stderr, "%s, %d threads: logit %zu (token %zu) is %.9g, single-threaded %.9g\n", rel, nt,
+                    i, i / (size_t)tf_n_vocab(m), got[i], ref[i]);
+        assert_true(i == n);
+    }
+    printf("  %-28s batches of 1-5 tokens, 2-5 threads = single-threaded run\n", rel);
+    free(ref);
+    free(got);
+    tf_model_close(m);
+}
+
+static void test_thread_counts(void **st)
+{
+    (void)st;
+    thread_counts("models/tiny-llama-q4_0.gguf");   /* packed products */
+    thread_counts("models/tiny-llama-q5_k.gguf");   /* row kernels */
+    thread_counts("models/tiny-qwen2-f16.gguf");    /* biases, F16 activations */
+    thread_counts("models/tiny-moe-q8_0.gguf");     /* experts after the norm */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_q8_0),
         cmocka_unit_test(test_qwen2_f16),
         cmocka_unit_test(test_moe_q8_0),
+        cmocka_unit_test(test_thread_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
