@@ -91,6 +91,12 @@ typedef void (*tf_gemm_fn)(int64_t n, const void *w, size_t w_stride, int nr_w,
 typedef void (*tf_pack_gemm_fn)(int64_t n, const void *wp, int ng, const void *a,
                                 size_t a_stride, int na, float *out, size_t out_stride);
 
+/* out[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i], i < n (the
+ * SwiGLU of gate and up).  Every level computes the same exponential
+ * polynomial (act.h) with the same operations, so results are identical
+ * on every level and for any split of the rows; out may alias g or u. */
+typedef void (*tf_swiglu_fn)(const float *g, const float *u, float *out, int64_t n);
+
 typedef struct tf_type_kernels {
     tf_to_float_fn to_float;
     tf_from_float_fn from_float;
@@ -98,6 +104,7 @@ typedef struct tf_type_kernels {
     tf_vec_dot_fn vec_dot;
     tf_gemm_fn gemm; /* NULL for the activation-only formats */
     tf_pack_gemm_fn pack_gemm; /* NULL: this level keeps the type's rows as they are */
+    tf_swiglu_fn swiglu; /* the F32 row's: elementwise work on F32 activations */
 } tf_type_kernels;
 
 /* Pick the best kernels for this CPU.  force_ref keeps the portable ones.

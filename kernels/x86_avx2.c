@@ -30,6 +30,7 @@
 
 #include <math.h>
 #include "x86_avx2.h"
+#include "act.h"
 
 /* ---- float formats: 8 elements a step, zero-padded tail --------------- */
 
@@ -327,8 +328,48 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
     }
 }
 
+/* ---- SwiGLU: act.h's exponential, 8 lanes at a time ------------------ */
+
+static inline __m256 exp_poly8(__m256 x)
+{
+    /* max/min return their second operand for NaN: x stays NaN */
+    x = _mm256_min_ps(_mm256_set1_ps(TF_EXP_HI), _mm256_max_ps(_mm256_set1_ps(TF_EXP_LO), x));
+    __m256 n = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(TF_LOG2E)), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TF_LN2_HI)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(TF_LN2_LO)));
+    __m256 p = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(TF_EXP_C6), r), _mm256_set1_ps(TF_EXP_C5));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 swiglu8(__m256 g, __m256 u)
+{
+    __m256 e = exp_poly8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+static void swiglu(const float *g, const float *u, float *out, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+    if (i < n) { /* the tail through the same lanes: same bits as a full step */
+        float gt[8] = {0}, ut[8] = {0}, ot[8];
+        memcpy(gt, g + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ut, u + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(ot, swiglu8(_mm256_loadu_ps(gt), _mm256_loadu_ps(ut)));
+        memcpy(out + i, ot, (size_t)(n - i) * sizeof(float));
+    }
+}
+
 void TF_X86_INSTALL()(tf_type_kernels *t)
 {
+    t[TF_TYPE_F32].swiglu = swiglu;
     TF_SET(t, TF_TYPE_F32, f32);
     TF_SET(t, TF_TYPE_F16, f16);
     TF_SET(t, TF_TYPE_BF16, bf16);

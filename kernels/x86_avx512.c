@@ -21,6 +21,7 @@
 #endif
 
 #include "x86_avx512.h"
+#include "act.h"
 
 /* ---- float formats: 16 elements a step, masked tail ------------------ */
 
@@ -246,8 +247,38 @@ DEF32(q5_1, w_q5_1, a_q8_1, dot32m, 0)
 DEF32(q8_0, w_q8_0, a_q8_0, dot32, 128)
 DEF32(iq4_nl, w_iq4_nl, a_q8_0, dot32, 128)
 
+/* ---- SwiGLU: act.h's exponential, 16 lanes at a time, masked tail ------ */
+
+TF_ALWAYS __m512 exp_poly16(__m512 x)
+{
+    /* max/min return their second operand for NaN: x stays NaN */
+    x = _mm512_min_ps(_mm512_set1_ps(TF_EXP_HI), _mm512_max_ps(_mm512_set1_ps(TF_EXP_LO), x));
+    __m512 n = _mm512_floor_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(TF_LOG2E)), _mm512_set1_ps(0.5f)));
+    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(TF_LN2_HI)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(TF_LN2_LO)));
+    __m512 p = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(TF_EXP_C6), r), _mm512_set1_ps(TF_EXP_C5));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+static void swiglu(const float *g, const float *u, float *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + i), uv = _mm512_maskz_loadu_ps(m, u + i);
+        __m512 e = exp_poly16(_mm512_xor_ps(gv, _mm512_set1_ps(-0.0f)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), uv));
+    }
+}
+
 void tf_kernels_install_avx512(tf_type_kernels *t)
 {
+    t[TF_TYPE_F32].swiglu = swiglu;
     TF_SET(t, TF_TYPE_F32, f32);
     TF_SET(t, TF_TYPE_F16, f16);
     TF_SET(t, TF_TYPE_BF16, bf16);

@@ -76,13 +76,12 @@ static void op_add(const float *a, const float *b, float *out, int64_t n, int it
     for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
 }
 
-static inline float swiglu1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 static void op_swiglu(const float *g, const float *u, float *out, int64_t n, int ith, int nth)
 {
     int64_t lo, hi;
     tf_cpu_split(n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) out[i] = swiglu1(g[i], u[i]);
+    if (hi > lo)
+        tf_kernels_of(TF_TYPE_F32)->swiglu(g + lo, u + lo, out + lo, hi - lo);
 }
 
 /* YaRN ramp between the correction dims (1 inside low, 0 beyond high). */
@@ -317,12 +316,12 @@ static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
     const tf_node *nd = &s->c->graph.nodes[j];
     const float *a = tf_cpu_node_out(s, nd->src[0]), *b = tf_cpu_node_out(s, nd->src[1]);
     float *out = tf_cpu_node_out(s, j);
-    for (int32_t t = 0; t < T; t++) {
+    for (int32_t t = 0; t < T && hi > lo; t++) {
         size_t o = (size_t)t * (size_t)nd->ne0;
         if (nd->op == TF_OP_ADD)
             for (int64_t r = lo; r < hi; r++) out[o + r] = a[o + r] + b[o + r];
         else
-            for (int64_t r = lo; r < hi; r++) out[o + r] = swiglu1(a[o + r], b[o + r]);
+            tf_kernels_of(TF_TYPE_F32)->swiglu(a + o + lo, b + o + lo, out + o + lo, hi - lo);
     }
 }
 

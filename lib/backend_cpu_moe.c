@@ -109,6 +109,7 @@ static uint64_t gate_up(const tf_node *nd, const int32_t *off, int n_exp, int k,
 {
     const tf_weight *wg = nd->w, *wu = nd->w2;
     const tf_type_kernels *kg = tf_kernels_of(wg->type), *ku = tf_kernels_of(wu->type);
+    tf_swiglu_fn swiglu = tf_kernels_of(TF_TYPE_F32)->swiglu;
     const int32_t *list = off + 2 * n_exp + 1;
     int64_t K = wg->ne[0], ff = wg->ne[1], lo, hi;
     tf_cpu_split(ff, ith, nth, &lo, &hi);
@@ -122,10 +123,14 @@ static uint64_t gate_up(const tf_node *nd, const int32_t *off, int n_exp, int k,
             for (int32_t i = off[e]; i < off[e + 1]; i++) {
                 int32_t tj = list[i], t = tj / k;
                 const uint8_t *at = ag + (size_t)t * rbg, *bt = au + (size_t)t * rbu;
-                for (int64_t r = r0; r < r1; r++) {
-                    float g = kg->vec_dot(K, ge + (size_t)r * wg->row_bytes, at);
-                    float u = ku->vec_dot(K, ue + (size_t)r * wu->row_bytes, bt);
-                    h[(int64_t)tj * ff + r] = g / (1.0f + expf(-g)) * u;
+                for (int64_t r = r0; r < r1; r += 64) {
+                    float g[64], u[64];
+                    int m = r1 - r < 64 ? (int)(r1 - r) : 64;
+                    for (int j = 0; j < m; j++) {
+                        g[j] = kg->vec_dot(K, ge + (size_t)(r + j) * wg->row_bytes, at);
+                        u[j] = ku->vec_dot(K, ue + (size_t)(r + j) * wu->row_bytes, bt);
+                    }
+                    swiglu(g, u, h + (int64_t)tj * ff + r, m);
                 }
             }
         }

@@ -1,0 +1,27 @@
+/* act.h - internal to kernels/: the exponential behind the SwiGLU kernels
+ * (tf_swiglu_fn), written once as operations every level performs in the
+ * same order, so the portable and SIMD kernels agree bit for bit.
+ *
+ * exp(x) = 2^n * p(r): n = floor(x log2(e) + 1/2), r = x - n ln2 with ln2
+ * split in two (the high part has few mantissa bits, so n * LN2_HI is
+ * exact), p the degree-6 Taylor polynomial of e^r on |r| <= ln2 / 2
+ * (truncation below 1.2e-7, about an ulp).  x is clamped to [-87, 88] so
+ * 2^n stays a normal float; NaN passes the clamp and stays NaN.  Every
+ * step is a separate IEEE multiply or add (no FMA): a level that fused
+ * them would round differently.
+ */
+#ifndef TF_ACT_H
+#define TF_ACT_H
+
+#define TF_EXP_LO (-87.0f)
+#define TF_EXP_HI 88.0f
+#define TF_LOG2E 1.44269504f
+#define TF_LN2_HI 0.693359375f
+#define TF_LN2_LO (-2.12194440e-4f)
+#define TF_EXP_C6 (1.0f / 720)
+#define TF_EXP_C5 (1.0f / 120)
+#define TF_EXP_C4 (1.0f / 24)
+#define TF_EXP_C3 (1.0f / 6)
+#define TF_EXP_C2 0.5f
+
+#endif
