@@ -115,7 +115,7 @@ void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
         int32_t s = 0;
         for (int j = 0; j < TF_QK; j++)
             s += blk.qs[j];
-        o[b].sum = s;
+        o[b].bias = (type == TF_TYPE_Q4_0 ? -8 : -128) * s;
     }
 }
 

@@ -68,7 +68,7 @@ TF_ALWAYS void q4_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
         }
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
-            __m512i s0 = _mm512_set1_epi32(-8 * y->sum), s1 = _mm512_setzero_si512();
+            __m512i s0 = _mm512_set1_epi32(y->bias), s1 = _mm512_setzero_si512();
             TF_UNROLL for (int c = 0; c < 4; c++) {
                 s0 = _mm512_dpbusd_epi32(s0, q[c], bw(y->qs + 4 * c));
                 s1 = _mm512_dpbusd_epi32(s1, q[4 + c], bw(y->qs + 16 + 4 * c));
@@ -90,7 +90,7 @@ TF_ALWAYS void q8_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
         TF_UNROLL for (int c = 0; c < 8; c++) q[c] = chunk(w + 32, c);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_0s *y = (const tf_block_q8_0s *)(a + t * as) + b;
-            __m512i s0 = _mm512_set1_epi32(-128 * y->sum), s1 = _mm512_setzero_si512();
+            __m512i s0 = _mm512_set1_epi32(y->bias), s1 = _mm512_setzero_si512();
             TF_UNROLL for (int c = 0; c < 8; c += 2) {
                 s0 = _mm512_dpbusd_epi32(s0, q[c], bw(y->qs + 4 * c));
                 s1 = _mm512_dpbusd_epi32(s1, q[c + 1], bw(y->qs + 4 * c + 4));
