@@ -21,4 +21,18 @@ typedef struct {
 
 _Static_assert(sizeof(tf_block_q8_0s) == 40, "q8_0s layout");
 
+/* The K-quants' activation block: Q8_K as it is, then terms of its block
+ * sums the weight type's kernel would otherwise rebuild for every group:
+ *   Q4_K: pre[k], k < 4, holds two int16 (low half first): the sums of
+ *         sub-blocks 2k and 2k+1 of 32 (bsums[4k] + bsums[4k+1], then
+ *         bsums[4k+2] + bsums[4k+3]; |each| <= 4096), the pairs an
+ *         int16 multiply-add takes against the 6-bit mins;
+ *   Q6_K: pre[j] = -32 * bsums[j], the offset of the values' bias 32. */
+typedef struct {
+    tf_block_q8_K q;
+    int32_t pre[TF_QK_K / 16];
+} tf_block_q8_Ks;
+
+_Static_assert(sizeof(tf_block_q8_Ks) == 356, "q8_Ks layout");
+
 #endif

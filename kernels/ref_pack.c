@@ -95,13 +95,35 @@ size_t tf_pack_act_row_size(uint32_t type, int64_t n)
 {
     if (type == TF_TYPE_Q4_0 || type == TF_TYPE_Q8_0)
         return (size_t)(n / TF_QK) * sizeof(tf_block_q8_0s);
-    return tf_row_size(TF_TYPE_Q8_K, n);
+    return (size_t)(n / TF_QK_K) * sizeof(tf_block_q8_Ks);
+}
+
+/* The K-quants' blocks (pack.h): Q8_K's own quantizer, then the sums'
+ * terms. */
+static void act_q8_Ks(uint32_t type, const float *x, tf_block_q8_Ks *o, int64_t n)
+{
+    const tf_type_kernels *q8 = tf_kernels_of(TF_TYPE_Q8_K);
+    for (int64_t b = 0; b < n / TF_QK_K; b++) {
+        q8->from_float(x + b * TF_QK_K, &o[b].q, TF_QK_K);
+        const int16_t *bs = o[b].q.bsums;
+        for (int j = 0; j < TF_QK_K / 16; j++) {
+            if (type == TF_TYPE_Q6_K) {
+                o[b].pre[j] = -32 * bs[j];
+            } else if (j < 4) {
+                uint16_t lo = (uint16_t)(bs[4 * j] + bs[4 * j + 1]),
+                         hi = (uint16_t)(bs[4 * j + 2] + bs[4 * j + 3]);
+                o[b].pre[j] = (int32_t)((uint32_t)hi << 16 | lo);
+            } else {
+                o[b].pre[j] = 0;
+            }
+        }
+    }
 }
 
 void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
 {
     if (type != TF_TYPE_Q4_0 && type != TF_TYPE_Q8_0) {
-        tf_kernels_of(TF_TYPE_Q8_K)->from_float(x, dst, n);
+        act_q8_Ks(type, x, dst, n);
         return;
     }
     /* Q8_0's own quantizer, so the values are the vec_dot_type's. */
@@ -146,7 +168,7 @@ void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const vo
                         memcpy(yb.qs, y->qs, TF_QK);
                         sum += ref->vec_dot(blck, blk, &yb);
                     } else {
-                        sum += ref->vec_dot(blck, blk, (const tf_block_q8_K *)at + b);
+                        sum += ref->vec_dot(blck, blk, &((const tf_block_q8_Ks *)at + b)->q);
                     }
                 }
                 out[(size_t)t * os + (size_t)g * TF_PACK_ROWS + r] = sum;

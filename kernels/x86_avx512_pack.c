@@ -130,8 +130,10 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++, w += Q4_K_COL) {
         const uint8_t *words = w + 64; /* after d and dmin: scales 0..2, qs 3..34 */
-        __m512i sc[8], mn[8], isum[4];
+        __m512i sc[8], mn[8], mn2[4], isum[4];
         q4_K_scales(words, sc, mn);
+        TF_UNROLL for (int k = 0; k < 4; k++) /* int16 pairs for the mins' multiply-add */
+            mn2[k] = _mm512_or_si512(mn[2 * k], _mm512_slli_epi32(mn[2 * k + 1], 16));
         TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
         for (int g = 0; g < 4; g++) {
             __m512i lo[4], hi[4];
@@ -140,7 +142,7 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                 __m512i v = chunk(words, 3 + 8 * g + c);
                 __m512i l = _mm512_and_si512(v, m4), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                 TF_UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *yq = ((const tf_block_q8_K *)(a + t * as) + b)->qs + 64 * g + 4 * c;
+                    const int8_t *yq = ((const tf_block_q8_Ks *)(a + t * as) + b)->q.qs + 64 * g + 4 * c;
                     lo[t] = _mm512_dpbusd_epi32(lo[t], l, bw(yq));
                     hi[t] = _mm512_dpbusd_epi32(hi[t], h, bw(yq + 32));
                 }
@@ -151,12 +153,11 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
         }
         __m512 dw = halves(w), dm = halves(w + 32);
         TF_UNROLL for (int t = 0; t < NT; t++) {
-            const tf_block_q8_K *y = (const tf_block_q8_K *)(a + t * as) + b;
+            const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
             __m512i msum = _mm512_setzero_si512();
-            TF_UNROLL for (int j = 0; j < 8; j++)
-                msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(mn[j], _mm512_set1_epi32(
-                                                  y->bsums[2 * j] + y->bsums[2 * j + 1])));
-            __m512 dy = _mm512_set1_ps(y->d);
+            TF_UNROLL for (int k = 0; k < 4; k++) /* sum of min_j * (sub-block j's sum), exact */
+                msum = _mm512_dpwssd_epi32(msum, mn2[k], _mm512_set1_epi32(y->pre[k]));
+            __m512 dy = _mm512_set1_ps(y->q.d);
             __m512 term = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(dy, dw), _mm512_cvtepi32_ps(isum[t])),
                                         _mm512_mul_ps(_mm512_mul_ps(dy, dm), _mm512_cvtepi32_ps(msum)));
             acc[t] = _mm512_add_ps(acc[t], term);
@@ -190,9 +191,9 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                 /* sub-blocks 8n + 2k + h, k = 0..3: elements 128n + 32k + 16h.. */
                 __m512i s[4][4];
                 TF_UNROLL for (int t = 0; t < NT; t++) {
-                    const tf_block_q8_K *y = (const tf_block_q8_K *)(a + t * as) + b;
+                    const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
                     TF_UNROLL for (int k = 0; k < 4; k++)
-                        s[t][k] = _mm512_set1_epi32(-32 * y->bsums[8 * n + 2 * k + h]);
+                        s[t][k] = _mm512_set1_epi32(y->pre[8 * n + 2 * k + h]); /* -32 * bsum */
                 }
                 TF_UNROLL for (int c = 4 * h; c < 4 * h + 4; c++) {
                     const uint8_t *q = words + 64 * (4 + 3 * (8 * n + c));
@@ -207,7 +208,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                     e[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L1, 4), m4),
                                            _mm512_and_si512(_mm512_srli_epi16(H, 2), k30));
                     TF_UNROLL for (int t = 0; t < NT; t++) {
-                        const int8_t *yq = ((const tf_block_q8_K *)(a + t * as) + b)->qs + 128 * n + 4 * c;
+                        const int8_t *yq = ((const tf_block_q8_Ks *)(a + t * as) + b)->q.qs + 128 * n + 4 * c;
                         TF_UNROLL for (int k = 0; k < 4; k++)
                             s[t][k] = _mm512_dpbusd_epi32(s[t][k], e[k], bw(yq + 32 * k));
                     }
@@ -218,7 +219,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
             }
         __m512 dw = halves(w);
         TF_UNROLL for (int t = 0; t < NT; t++)
-            acc[t] = add_term(acc[t], dw, ((const tf_block_q8_K *)(a + t * as) + b)->d, isum[t]);
+            acc[t] = add_term(acc[t], dw, ((const tf_block_q8_Ks *)(a + t * as) + b)->q.d, isum[t]);
     }
     TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
 }

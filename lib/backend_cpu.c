@@ -211,15 +211,16 @@ static bool use_blas(const cpu_state *s, const tf_weight *w, int32_t T)
 }
 
 /* The activation format w's product of T tokens reads: OpenBLAS the F32
- * rows as they are (-2), the packed products of Q4_0 and Q8_0 Q8_0 with
- * block sums (-1), everything else the type's vec_dot_type (the packed
- * K-quants included: Q8_K as it is). */
+ * rows as they are (-2), the packed products their own (-1: the type's
+ * vec_dot_type with terms of its block sums, kernels/pack.h), everything
+ * else the type's vec_dot_type.  Matmuls of one input in different
+ * formats quantize it once per format. */
 static int act_kind(const cpu_state *s, const tf_weight *w, int32_t T)
 {
     if (use_blas(s, w, T))
         return -2;
-    if (use_packed(w) && (w->type == TF_TYPE_Q4_0 || w->type == TF_TYPE_Q8_0))
-        return -1;
+    if (use_packed(w))
+        return -1 - (int)w->type; /* the format differs per type */
     return (int)tf_kernels_of(w->type)->vec_dot_type;
 }
 
@@ -245,7 +246,7 @@ static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, 
         ith = 0;
         nth = 1;
     }
-    if (kind == -1) {
+    if (kind < -2) {
         *rb = tf_pack_act_row_size(w->type, K);
         int64_t lo, hi;
         tf_cpu_split(T, ith, nth, &lo, &hi);

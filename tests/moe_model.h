@@ -25,6 +25,8 @@ typedef struct mm_spec {
     int n_expert_shared;      /* > 0: write expert_shared_count */
     bool no_shexp_gate;       /* leave out ffn_gate_inp_shexp */
     uint32_t wtype;           /* type of every matrix: F32, F16, Q8_0... */
+    bool mixed;               /* attn_v and ffn_up in wtype2 instead */
+    uint32_t wtype2;
     uint64_t seed;
     /* Generic keys, written only when set: gating_func > 0,
      * weights_norm >= 0, weights_scale > 0. */
@@ -165,7 +167,7 @@ static inline void mm_layer(mm_model *mm, uint64_t *rng, int il)
     MM_T("attn_norm.weight", TF_TYPE_F32, 1, e, 1, 1, 1.0f, 0.2f);
     MM_T("attn_q.weight", t, 2, e, nq, 1, 0, a);
     MM_T("attn_k.weight", t, 2, e, nkv, 1, 0, a);
-    MM_T("attn_v.weight", t, 2, e, nkv, 1, 0, a);
+    MM_T("attn_v.weight", sp->mixed ? sp->wtype2 : t, 2, e, nkv, 1, 0, a);
     MM_T("attn_output.weight", t, 2, nq, e, 1, 0, a);
     if (qwen) {
         MM_T("attn_q.bias", TF_TYPE_F32, 1, nq, 1, 1, 0, 0.2f);
@@ -179,7 +181,7 @@ static inline void mm_layer(mm_model *mm, uint64_t *rng, int il)
     MM_T("ffn_norm.weight", TF_TYPE_F32, 1, e, 1, 1, 1.0f, 0.2f);
     if (!ne) {
         MM_T("ffn_gate.weight", t, 2, e, sp->n_ff, 1, 0, a);
-        MM_T("ffn_up.weight", t, 2, e, sp->n_ff, 1, 0, a);
+        MM_T("ffn_up.weight", sp->mixed ? sp->wtype2 : t, 2, e, sp->n_ff, 1, 0, a);
         MM_T("ffn_down.weight", t, 2, sp->n_ff, e, 1, 0, 1.7f / sqrtf((float)sp->n_ff));
         return;
     }
