@@ -55,9 +55,15 @@ static void op_embed(cpu_state *s, const tf_node *nd, float *out, int32_t T, int
 static void rms_norm_row(const tf_node *nd, const float *x, float *out)
 {
     const float *w = nd->w->data;
-    int64_t n = nd->ne0;
-    double ss = 0;
-    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    int64_t n = nd->ne0, i = 0;
+    /* Eight partial sums: one chain of dependent double adds was the
+     * norm's whole cost; the order is fixed, so results stay the same on
+     * every thread count. */
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) p[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++) p[i % 8] += (double)x[i] * x[i];
+    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
     float scale = 1.0f / sqrtf((float)(ss / n) + nd->fp[0]);
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
@@ -110,27 +116,37 @@ static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out,
         corr[0] = fmaxf(0, floorf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_fast, hp->rope_base)));
         corr[1] = fminf(n_rot - 1, ceilf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_slow, hp->rope_base)));
     }
-    int64_t lo, hi;
+    /* cos and sin of each pair's angle at the token's position, computed
+     * once per token for all its heads (this thread's scratch). */
+    float *cs = s->scratch + (size_t)ith * s->scratch_stride;
+    int64_t lo, hi, cs_t = -1;
     tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
     for (int64_t th = lo; th < hi; th++) {
         int64_t t = th / nh, h = th % nh;
         const float *src = x + t * nd->ne0 + h * hd;
         float *dst = out + t * nd->ne0 + h * hd;
-        float theta = (float)(s->run->n_past + t);
-        for (int i0 = 0; i0 < n_rot; i0 += 2) {
-            float interp = freq_scale * theta, th_used = interp, ms = mscale;
-            if (ext != 0.0f) {
-                float mix = yarn_ramp(corr[0], corr[1], i0) * ext;
-                th_used = interp * (1 - mix) + theta * mix;
-                ms *= 1.0f + 0.1f * logf(1.0f / freq_scale);
+        if (t != cs_t) {
+            float theta = (float)(s->run->n_past + t);
+            for (int i0 = 0; i0 < n_rot; i0 += 2) {
+                float interp = freq_scale * theta, th_used = interp, ms = mscale;
+                if (ext != 0.0f) {
+                    float mix = yarn_ramp(corr[0], corr[1], i0) * ext;
+                    th_used = interp * (1 - mix) + theta * mix;
+                    ms *= 1.0f + 0.1f * logf(1.0f / freq_scale);
+                }
+                cs[i0] = cosf(th_used) * ms;
+                cs[i0 + 1] = sinf(th_used) * ms;
+                theta *= theta_scale;
             }
-            float c = cosf(th_used) * ms, sn = sinf(th_used) * ms;
+            cs_t = t;
+        }
+        for (int i0 = 0; i0 < n_rot; i0 += 2) {
+            float c = cs[i0], sn = cs[i0 + 1];
             int a = mode == TF_ROPE_NEOX ? i0 / 2 : i0;
             int b = mode == TF_ROPE_NEOX ? i0 / 2 + n_rot / 2 : i0 + 1;
             float x0 = src[a], x1 = src[b];
             dst[a] = x0 * c - x1 * sn;
             dst[b] = x0 * sn + x1 * c;
-            theta *= theta_scale;
         }
         for (int i = n_rot; i < hd; i++) dst[i] = src[i];
     }
@@ -766,6 +782,8 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
     s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
     s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
+    if (s->scratch_stride < (size_t)hp->head_dim) /* rope's cos/sin table */
+        s->scratch_stride = (size_t)hp->head_dim;
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
     s->steps = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->steps);
     /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input. */
