@@ -246,42 +246,34 @@ static bool private_rows(int32_t T, int nth)
     return T < nth && T <= TF_CPU_PRIV_MAX;
 }
 
-/* x's T rows in the format w's product reads: shared by all threads (each
- * converts its share, then a barrier) or, when priv, all of them in this
- * thread's own buffer (no barrier). */
-static const void *matmul_act(cpu_state *s, const tf_weight *w, const float *x, int32_t T,
-                              size_t *rb, bool priv, int ith, int nth)
+/* x's T rows in activation format kind (act_kind) at buf: this thread's
+ * share of the rows, or all of them (priv).  Returns the rows to read (x
+ * itself for F32 and OpenBLAS) and their stride in *rb. */
+static const void *convert_act(int kind, uint32_t wtype, const float *x, int64_t K, int32_t T,
+                               uint8_t *buf, size_t *rb, bool priv, int ith, int nth)
 {
-    int64_t K = w->ne[0];
-    int kind = act_kind(s, w, T);
     *rb = (size_t)K * sizeof(float);
     if (kind == -2 || kind == TF_TYPE_F32)
-        return x; /* read as it is: no barrier needed */
-    uint8_t *buf = priv ? s->priv_q + (size_t)ith * s->priv_q_stride : s->qbuf;
-    if (priv) {
-        ith = 0;
-        nth = 1;
-    }
-    if (kind < -2) {
-        *rb = tf_pack_act_row_size(w->type, K);
-        int64_t lo, hi;
+        return x;
+    int64_t lo = 0, hi = T;
+    if (!priv)
         tf_cpu_split(T, ith, nth, &lo, &hi);
+    if (kind < -2) {
+        *rb = tf_pack_act_row_size(wtype, K);
         for (int64_t t = lo; t < hi; t++)
-            tf_pack_act_from_float(w->type, x + t * K, buf + t * *rb, K);
+            tf_pack_act_from_float(wtype, x + t * K, buf + t * *rb, K);
     } else {
         *rb = tf_row_size((uint32_t)kind, K);
-        tf_cpu_quantize_rows(x, K, T, (uint32_t)kind, buf, ith, nth);
+        tf_cpu_quantize_rows(x, K, T, (uint32_t)kind, buf, priv ? 0 : ith, priv ? 1 : nth);
     }
-    if (!priv)
-        tf_pool_barrier(s->pool);
     return buf;
 }
 
-/* OpenBLAS: this thread's rows [lo, hi) of a float matrix, converted to
- * F32 TF_BLAS_ROWS at a time into the thread's buffer (F32 rows are read in
+/* OpenBLAS: rows [lo, hi) of a float matrix, converted to F32
+ * TF_BLAS_ROWS at a time into the thread's buffer (F32 rows are read in
  * place), times the F32 activations x. */
-static void blas_share(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
-                       int64_t lo, int64_t hi, int ith)
+static void blas_rows(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
+                      int64_t lo, int64_t hi, int ith)
 {
     const tf_weight *w = nd->w;
     int64_t K = w->ne[0];
@@ -299,32 +291,22 @@ static void blas_share(cpu_state *s, const tf_node *nd, const float *x, float *o
     }
 }
 
-/* This thread's share of nd's product: its rows [*lo, *hi) (whole 16-row
- * groups of a packed matrix), every token. */
-static void matmul_share(cpu_state *s, const tf_node *nd, const void *act, size_t rb, float *out,
-                         int32_t T, int ith, int nth, int64_t *plo, int64_t *phi)
+/* Rows [lo, hi) of nd's product (whole 16-row groups of a packed matrix),
+ * every token. */
+static void matmul_rows(cpu_state *s, const tf_node *nd, const void *act, size_t rb, float *out,
+                        int32_t T, int64_t lo, int64_t hi, int ith)
 {
     const tf_weight *w = nd->w;
-    int64_t lo, hi;
-    if (use_packed(w)) { /* quantized types only: never BLAS */
-        tf_cpu_split(w->ne[1] / TF_PACK_ROWS, ith, nth, &lo, &hi);
-        if (hi > lo)
-            tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + lo * w->row_bytes * TF_PACK_ROWS,
-                                              (int)(hi - lo), act, rb, T, out + lo * TF_PACK_ROWS,
-                                              (size_t)nd->ne0);
-        lo *= TF_PACK_ROWS;
-        hi *= TF_PACK_ROWS;
-    } else {
-        tf_cpu_split(nd->ne0, ith, nth, &lo, &hi);
-        if (use_blas(s, w, T))
-            blas_share(s, nd, act, out, T, lo, hi, ith);
-        else
-            tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, NULL);
-    }
+    if (use_packed(w)) /* quantized types only: never BLAS */
+        tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + (size_t)lo * w->row_bytes,
+                                          (int)((hi - lo) / TF_PACK_ROWS), act, rb, T, out + lo,
+                                          (size_t)nd->ne0);
+    else if (use_blas(s, w, T))
+        blas_rows(s, nd, act, out, T, lo, hi, ith);
+    else
+        tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, NULL);
     if (nd->w2)
         add_bias(out, nd->ne0, nd->w2->data, T, lo, hi);
-    *plo = lo;
-    *phi = hi;
 }
 
 /* Rows [lo, hi) of every token of node j (a step's ADD or SWIGLU). */
@@ -342,18 +324,106 @@ static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
     }
 }
 
-/* The step from matmul node first (cpu_step): its folded norm, the
- * matmuls of one input - with one activation format they share one
- * quantization and every thread does its share of each before the
- * caller's one barrier; otherwise they run one after the other - and the
- * node after them on this thread's rows. */
+/* ---- a matmul step's rows, shared out in units of 16 -------------------
+ * Units are 16 rows of the step's matrices one after the other, or, when
+ * a SWIGLU follows gate and up, 16 rows of both at once.  Each thread
+ * owns a contiguous run of units and takes chunks from its front; a
+ * thread whose run is done takes chunks from the back of the others'
+ * runs.  A thread slowed by anything (another process, a busy core, a
+ * slower core) no longer holds the step up, and results do not change:
+ * each row is computed by one kernel call whatever the chunk (kernels.h). */
+
+#define UNIT_ROWS 16
+#define CHUNK_BYTES (64u << 10) /* weights per claim: cheap next to an atomic */
+
+typedef struct step_work {
+    const cpu_step *st;
+    const tf_node *nd;       /* the step's first matmul */
+    const void *act[TF_CPU_MAX_FUSED];
+    size_t rb[TF_CPU_MAX_FUSED];
+    int64_t units[TF_CPU_MAX_FUSED];
+    int64_t total, chunk;
+    int32_t T;
+    bool pair;               /* units cover gate and up rows together */
+} step_work;
+
+static void do_units(cpu_state *s, const step_work *w, int64_t u0, int64_t u1, int ith)
+{
+    int first = (int)(w->nd - s->c->graph.nodes);
+    int64_t base = 0;
+    for (int k = 0; k < w->st->n; k++) {
+        int64_t a = w->pair ? u0 : u0 - base, b = w->pair ? u1 : u1 - base;
+        if (!w->pair)
+            base += w->units[k];
+        a = a < 0 ? 0 : a;
+        b = b > w->units[k] ? w->units[k] : b;
+        if (a >= b)
+            continue;
+        int64_t lo = a * UNIT_ROWS, hi = b * UNIT_ROWS < w->nd[k].ne0 ? b * UNIT_ROWS : w->nd[k].ne0;
+        matmul_rows(s, &w->nd[k], w->act[k], w->rb[k], tf_cpu_node_out(s, first + k), w->T, lo, hi,
+                    ith);
+        if (w->st->after >= 0 && (!w->pair || k == 1)) /* gate and up rows both done */
+            after_rows(s, w->st->after, w->T, lo, hi);
+    }
+}
+
+/* A run of units packed as (front, end) in one atomic word. */
+#define RUN(f, e) ((uint64_t)(uint32_t)(e) << 32 | (uint32_t)(f))
+
+/* Up to n units from the front (own run) or the back (another's) of run r:
+ * [*u0, *u1); false when it is empty. */
+static bool claim(_Atomic uint64_t *r, int64_t n, bool back, int64_t *u0, int64_t *u1)
+{
+    uint64_t v = atomic_load_explicit(r, memory_order_acquire), nv;
+    int64_t f, e, c;
+    do {
+        f = (int64_t)(uint32_t)v;
+        e = (int64_t)(v >> 32);
+        if (f >= e)
+            return false;
+        c = e - f < n ? e - f : n;
+        nv = back ? RUN(f, e - c) : RUN(f + c, e);
+    } while (!atomic_compare_exchange_weak_explicit(r, &v, nv, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    *u0 = back ? e - c : f;
+    *u1 = back ? e : f + c;
+    return true;
+}
+
+static void share_units(cpu_state *s, const step_work *w, bool steal, int ith, int nth)
+{
+    int64_t lo, hi, u0, u1;
+    tf_cpu_split(w->total, ith, nth, &lo, &hi);
+    if (!steal) {
+        do_units(s, w, lo, hi, ith);
+        return;
+    }
+    /* Runs left by the previous step are empty, so a thread that looks
+     * before the owner has stored this step's run finds nothing to take. */
+    _Atomic uint64_t *mine = &s->runs[ith].r;
+    atomic_store_explicit(mine, RUN(lo, hi), memory_order_release);
+    /* Most of the run in one call (one unbroken stream for the prefetchers),
+     * the last few chunks one at a time, open to the others. */
+    int64_t first = hi - lo - 4 * w->chunk;
+    if (first > 0 && claim(mine, first, false, &u0, &u1))
+        do_units(s, w, u0, u1, ith);
+    while (claim(mine, w->chunk, false, &u0, &u1))
+        do_units(s, w, u0, u1, ith);
+    for (int j = 1; j < nth; j++)
+        while (claim(&s->runs[(ith + j) % nth].r, w->chunk, true, &u0, &u1))
+            do_units(s, w, u0, u1, ith);
+}
+
+/* The step from matmul node first (cpu_step): its folded norm, the input
+ * in each format its matmuls read (once per format), then every row of
+ * every matmul and the node after them, shared as above. */
 static void op_matmuls(cpu_state *s, int first, int32_t T, int ith, int nth)
 {
     const tf_graph *g = &s->c->graph;
     const cpu_step *st = &s->steps[first];
-    const tf_node *nd = &g->nodes[first];
-    bool priv = private_rows(T, nth);
-    const float *x = tf_cpu_node_out(s, nd->src[0]);
+    step_work w = {.st = st, .nd = &g->nodes[first], .T = T};
+    bool priv = private_rows(T, nth), blas = false, converted = false;
+    const float *x = tf_cpu_node_out(s, w.nd->src[0]);
     if (priv && st->norm >= 0) {
         const tf_node *nn = &g->nodes[st->norm];
         const float *src = tf_cpu_node_out(s, nn->src[0]);
@@ -361,22 +431,37 @@ static void op_matmuls(cpu_state *s, int first, int32_t T, int ith, int nth)
         for (int32_t t = 0; t < T; t++) rms_norm_row(nn, src + t * nn->ne0, xf + t * nn->ne0);
         x = xf;
     }
-    bool one_format = true;
-    for (int k = 1; k < st->n; k++)
-        one_format &= act_kind(s, nd[k].w, T) == act_kind(s, nd->w, T);
-    size_t rb = 0;
-    const void *act = NULL;
-    int64_t lo = 0, hi = 0;
+    uint8_t *buf = priv ? s->priv_q + (size_t)ith * s->priv_q_stride : s->qbuf;
+    int kinds[TF_CPU_MAX_FUSED];
     for (int k = 0; k < st->n; k++) {
-        if (k == 0 || !one_format) {
-            if (k > 0 && !priv) /* the previous product is done reading qbuf */
-                tf_pool_barrier(s->pool);
-            act = matmul_act(s, nd[k].w, x, T, &rb, priv, ith, nth);
+        const tf_weight *wk = w.nd[k].w;
+        kinds[k] = act_kind(s, wk, T);
+        blas |= kinds[k] == -2;
+        int same = 0;
+        while (same < k && kinds[same] != kinds[k])
+            same++;
+        if (same < k) {
+            w.act[k] = w.act[same];
+            w.rb[k] = w.rb[same];
+        } else {
+            w.act[k] = convert_act(kinds[k], wk->type, x, wk->ne[0], T, buf, &w.rb[k], priv, ith, nth);
+            if (w.act[k] == buf) {
+                buf += tf_cpu_align64(w.rb[k] * (size_t)T);
+                converted = true;
+            }
         }
-        matmul_share(s, &nd[k], act, rb, tf_cpu_node_out(s, first + k), T, ith, nth, &lo, &hi);
+        w.units[k] = (w.nd[k].ne0 + UNIT_ROWS - 1) / UNIT_ROWS;
     }
-    if (st->after >= 0) /* planned only where every matmul split its rows alike */
-        after_rows(s, st->after, T, lo, hi);
+    if (converted && !priv)
+        tf_pool_barrier(s->pool);
+    w.pair = st->after >= 0 && g->nodes[st->after].op == TF_OP_SWIGLU;
+    w.total = w.pair ? w.units[0] : 0;
+    for (int k = 0; k < st->n && !w.pair; k++)
+        w.total += w.units[k];
+    size_t unit_bytes = w.nd->w->row_bytes * UNIT_ROWS * (w.pair ? 2 : 1);
+    w.chunk = unit_bytes >= CHUNK_BYTES ? 1 : (int64_t)(CHUNK_BYTES / unit_bytes);
+    /* OpenBLAS keeps fixed shares: its rounding may follow the block shape */
+    share_units(s, &w, nth > 1 && !blas, ith, nth);
 }
 
 /* How many matmuls from node i on read node i's input with outputs apart
@@ -389,7 +474,7 @@ static int fused_len(const tf_graph *g, int i)
         return 1;
     size_t rows = (size_t)g->n_max * sizeof(float);
     int n = 1;
-    for (; i + n < g->n; n++) {
+    for (; i + n < g->n && n < TF_CPU_MAX_FUSED; n++) {
         const tf_node *b = &g->nodes[i + n];
         if (b->op != TF_OP_MATMUL || b->src[0] != a->src[0] || b->w->ne[0] != a->w->ne[0] ||
             (i + n >= g->tail_from) != (i >= g->tail_from)) /* same live rows */
@@ -601,8 +686,19 @@ static tf_status cpu_compute(tf_context *c, const tf_run *r)
     return TF_OK;
 }
 
-/* Bytes of quantized activations and MoE rows the graph can need. */
-static void scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_floats,
+/* Bytes of a row of K-wide activations in the largest format w's products
+ * may read. */
+static size_t act_row_max(const tf_weight *w)
+{
+    size_t row = tf_row_size(tf_kernels_of(w->type)->vec_dot_type, w->ne[0]);
+    if (tf_pack_supported(w->type) && tf_pack_act_row_size(w->type, w->ne[0]) > row)
+        row = tf_pack_act_row_size(w->type, w->ne[0]);
+    return row;
+}
+
+/* Bytes of quantized activations (one slot per matmul of a step, T rows
+ * each) and MoE rows the graph can need. */
+static void scratch_needs(const tf_context *c, int32_t T, size_t *qbytes, size_t *moe_floats,
                           size_t *route_ints)
 {
     const tf_graph *g = &c->graph;
@@ -613,12 +709,11 @@ static void scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_float
         const tf_node *nd = &g->nodes[i];
         size_t need = 0;
         if (nd->op == TF_OP_MATMUL) {
-            uint32_t t = nd->w->type;
-            size_t row = tf_row_size(tf_kernels_of(t)->vec_dot_type, nd->w->ne[0]);
-            if (tf_pack_supported(t) && tf_pack_act_row_size(t, nd->w->ne[0]) > row)
-                row = tf_pack_act_row_size(t, nd->w->ne[0]);
-            need = row * (size_t)g->n_max;
-        } else if (nd->op == TF_OP_MOE_FFN) {
+            int n = fused_len(g, i);
+            for (int k = 0; k < n; k++)
+                need += tf_cpu_align64(act_row_max(nd[k].w) * (size_t)T);
+            i += n - 1;
+        } else if (nd->op == TF_OP_MOE_FFN && T == g->n_max) {
             tf_cpu_moe_needs(g, nd, c->m->hp.n_expert_used, qbytes, moe_floats, route_ints);
         }
         if (need > *qbytes) *qbytes = need;
@@ -645,6 +740,7 @@ static void cpu_free(tf_context *c)
     free(s->steps);
     free(s->priv_f);
     free(s->priv_q);
+    free(s->runs_mem);
     free(s->blas_buf);
     free(s);
     c->be_state = NULL;
@@ -662,7 +758,7 @@ static void cpu_clear(tf_context *c)
         tf_secure_zero(s->v_cache[il], bytes);
     }
     size_t qbytes, moe_floats, route_ints;
-    scratch_needs(c, &qbytes, &moe_floats, &route_ints);
+    scratch_needs(c, c->graph.n_max, &qbytes, &moe_floats, &route_ints);
     tf_secure_zero(s->arena, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
     tf_secure_zero(s->qbuf, qbytes ? qbytes : 64);
     tf_secure_zero(s->moe_buf, (moe_floats ? moe_floats : 16) * sizeof(float));
@@ -776,7 +872,7 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->v_cache = calloc((size_t)hp->n_layer, sizeof *s->v_cache);
     s->arena = calloc(1, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
     size_t qbytes, moe_floats, route_ints;
-    scratch_needs(c, &qbytes, &moe_floats, &route_ints);
+    scratch_needs(c, c->graph.n_max, &qbytes, &moe_floats, &route_ints);
     s->qbuf_bytes = qbytes ? qbytes : 64;
     s->qbuf = malloc(s->qbuf_bytes);
     s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
@@ -786,21 +882,20 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
         s->scratch_stride = (size_t)hp->head_dim;
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
     s->steps = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->steps);
-    /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input. */
-    size_t widest = 64, widest_q = 64;
-    for (int i = 0; i < c->graph.n; i++) {
-        const tf_weight *w = c->graph.nodes[i].w;
-        if (c->graph.nodes[i].op != TF_OP_MATMUL)
-            continue;
-        size_t K = (size_t)w->ne[0], q = tf_row_size(tf_kernels_of(w->type)->vec_dot_type, w->ne[0]);
-        if (tf_pack_supported(w->type) && tf_pack_act_row_size(w->type, w->ne[0]) > q)
-            q = tf_pack_act_row_size(w->type, w->ne[0]);
-        widest = K > widest ? K : widest;
-        widest_q = q > widest_q ? q : widest_q;
-    }
+    /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input,
+     * and of each format a step reads. */
+    size_t widest = 64, priv_q = 0, unused0, unused1;
+    for (int i = 0; i < c->graph.n; i++)
+        if (c->graph.nodes[i].op == TF_OP_MATMUL && (size_t)c->graph.nodes[i].w->ne[0] > widest)
+            widest = (size_t)c->graph.nodes[i].w->ne[0];
+    scratch_needs(c, TF_CPU_PRIV_MAX, &priv_q, &unused0, &unused1);
     s->priv_f_stride = tf_cpu_align64(widest * TF_CPU_PRIV_MAX * sizeof(float)) / sizeof(float);
-    s->priv_q_stride = tf_cpu_align64(widest_q * TF_CPU_PRIV_MAX);
+    s->priv_q_stride = tf_cpu_align64(priv_q ? priv_q : 64);
     size_t nthreads = (size_t)tf_pool_size(s->pool);
+    s->runs_mem = calloc(nthreads + 1, sizeof *s->runs); /* aligned by hand: one line each */
+    s->runs = s->runs_mem ? (cpu_run *)((uintptr_t)s->runs_mem + (-(uintptr_t)s->runs_mem & 63)) : NULL;
+    for (size_t t = 0; s->runs && t < nthreads; t++)
+        atomic_init(&s->runs[t].r, 0);
     s->priv_f = malloc(s->priv_f_stride * nthreads * sizeof(float));
     s->priv_q = malloc(s->priv_q_stride * nthreads);
     /* OpenBLAS (blas.h) for float matrices: a row buffer per thread, sized
@@ -814,7 +909,7 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
         s->blas_buf = malloc((size_t)TF_BLAS_ROWS * (size_t)s->blas_k * sizeof(float) *
                              (size_t)tf_pool_size(s->pool));
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
-        !s->moe_route || !s->scratch || !s->steps || !s->priv_f || !s->priv_q)
+        !s->moe_route || !s->scratch || !s->steps || !s->priv_f || !s->priv_q || !s->runs)
         goto oom;
     for (int il = 0; il < hp->n_layer; il++) {
         s->k_cache[il] = calloc(c->n_ctx, s->kv_row_bytes);

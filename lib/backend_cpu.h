@@ -22,6 +22,13 @@ typedef struct cpu_step {
 } cpu_step;
 
 #define TF_CPU_PRIV_MAX 4
+#define TF_CPU_MAX_FUSED 4 /* matmuls one step runs at most */
+
+/* One thread's run of a step's units (backend_cpu.c), on its own line. */
+typedef struct cpu_run {
+    _Atomic uint64_t r;
+    char pad[64 - sizeof(uint64_t)];
+} cpu_run;
 
 typedef struct cpu_state {
     tf_pool *pool;
@@ -39,6 +46,8 @@ typedef struct cpu_state {
     float *priv_f;             /* per thread: a folded norm's rows (priv_f_stride floats) */
     uint8_t *priv_q;           /* per thread: quantized rows (priv_q_stride bytes) */
     size_t priv_f_stride, priv_q_stride;
+    cpu_run *runs;             /* per thread, 64-byte aligned in runs_mem */
+    void *runs_mem;
     float *blas_buf;           /* per thread: TF_BLAS_ROWS rows of blas_k floats; NULL: no BLAS */
     int64_t blas_k;
     int blas_min;              /* tokens from which products go to OpenBLAS */
