@@ -30,6 +30,7 @@ ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 ISA_FLAGS_x86_avx2.c       := $(ISA_AVX2)
 ISA_FLAGS_x86_avx2_k.c     := $(ISA_AVX2)
+ISA_FLAGS_x86_avx2_pack.c  := $(ISA_AVX2)
 ISA_FLAGS_x86_avxvnni.c    := $(ISA_AVX2) -mavxvnni
 ISA_FLAGS_x86_avx512.c     := $(ISA_AVX512)
 ISA_FLAGS_x86_avx512_k.c   := $(ISA_AVX512)

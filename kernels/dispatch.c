@@ -128,6 +128,7 @@ static void build_tables(void)
         memcpy(g_fast[LV_AVX2], g_ref, sizeof g_ref);
         tf_kernels_install_avx2(g_fast[LV_AVX2]);
         tf_kernels_install_avx2_k(g_fast[LV_AVX2]);
+        tf_kernels_install_avx2_pack(g_fast[LV_AVX2]);
         if (caps.avxvnni) { /* same results, fewer instructions */
             tf_kernels_install_avxvnni(g_fast[LV_AVX2]);
             tf_kernels_install_avxvnni_k(g_fast[LV_AVX2]);

@@ -221,6 +221,7 @@ void tf_ref_swiglu(const float *g, const float *u, float *out, int64_t n); /* re
 
 void tf_kernels_install_avx2(tf_type_kernels *table);   /* x86_avx2.c */
 void tf_kernels_install_avx2_k(tf_type_kernels *table); /* x86_avx2_k.c */
+void tf_kernels_install_avx2_pack(tf_type_kernels *table); /* x86_avx2_pack.c */
 /* the same, rebuilt for AVX-VNNI (x86_avxvnni.c): bit-identical results */
 void tf_kernels_install_avxvnni(tf_type_kernels *table);
 void tf_kernels_install_avxvnni_k(tf_type_kernels *table);
