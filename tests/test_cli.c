@@ -2,6 +2,7 @@
  * usage errors, `make install` + pkg-config building the README example,
  * the example agreeing with `tinfer run`, no network system calls, no
  * leaks under valgrind, and the real default model answering "Paris". */
+#include <math.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +43,37 @@ static void test_usage(void **state)
     assert_non_null(strstr(out, "/nonexistent.gguf"));
     snprintf(cmd, sizeof cmd, "%s run -m %s -p hi --temp abc 2>/dev/null", tu_bin(), tiny());
     assert_int_equal(run_cmd(cmd, NULL, 0), 2);
+}
+
+/* A value after "key": in the JSON text (first occurrence from p). */
+static double json_num(const char *p, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *at = strstr(p, k);
+    assert_non_null(at);
+    return strtod(at + strlen(k), NULL);
+}
+
+/* `tinfer bench --json` on the tiny model: both tests, positive speeds,
+ * the bandwidths (the whole-run one and the one around the decode test)
+ * and decode's fractions of them consistent with the tokens/s. */
+static void test_bench_json(void **state)
+{
+    (void)state;
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 4 -r 1 -t 2 --bw-mib 16 --json", tu_bin(), tiny());
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    const char *pp = strstr(out, "\"pp8\""), *tg = strstr(out, "\"tg4\"");
+    assert_non_null(pp);
+    assert_non_null(tg);
+    assert_true(json_num(pp, "tps_median") > 0);
+    double tps = json_num(tg, "tps_median"), bw = json_num(tg, "bandwidth_bytes_per_s"),
+           near = json_num(tg, "bandwidth_near_bytes_per_s"), per_tok = json_num(out, "weight_bytes_per_token");
+    assert_true(tps > 0 && bw > 1e8 && near > 1e8 && per_tok > 0);
+    double frac = json_num(tg, "bandwidth_fraction"), frac_near = json_num(tg, "bandwidth_near_fraction");
+    assert_true(fabs(frac - per_tok * tps / bw) <= 1e-3 * frac + 1e-4);
+    assert_true(fabs(frac_near - per_tok * tps / near) <= 1e-3 * frac_near + 1e-4);
 }
 
 /* make install into a temp prefix, build the README example with
@@ -147,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_bench_json),
         cmocka_unit_test(test_install_and_example),
         cmocka_unit_test(test_no_network),
         cmocka_unit_test(test_valgrind),

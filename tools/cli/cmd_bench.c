@@ -34,7 +34,10 @@ static const char *usage_text =
     "Also measures the memory read bandwidth (threads streaming a buffer far\n"
     "larger than the caches; best of 10 runs before and 10 after the tests)\n"
     "and, for decoding, the weight bytes read per second and their fraction\n"
-    "of that bandwidth.\n\n"
+    "of that bandwidth, and of the bandwidth measured right around that\n"
+    "decode test (best of 3 runs of a quarter of the buffer just before and\n"
+    "3 just after: on a shared machine the bandwidth can change within\n"
+    "minutes).\n\n"
     "  -p N[,N...]        prompt sizes (default 128; 0: none)\n"
     "  -n N[,N...]        decode lengths (default 32; 0: none)\n"
     "  -t N[,N...]        threads (default: all CPUs)\n"
@@ -62,6 +65,7 @@ typedef struct result {
     int threads, n;
     bool decode;
     double tps, sd, bw; /* bw: the bandwidth measured with these threads (0: none) */
+    double bw_near;     /* decoding: the best of short measurements just before and after it */
 } result;
 
 static double now_s(void)
@@ -224,18 +228,21 @@ static void print_table(const opts *o, const minfo *mi, const result *rs, int nr
     human_size(mi->size, size, sizeof size);
     snprintf(par, sizeof par, mi->params >= 1000000000 ? "%.2f B" : "%.1f M",
              mi->params >= 1000000000 ? mi->params / 1e9 : mi->params / 1e6);
-    printf("| model | size | params | type | backend | threads | test | t/s | weights GB/s | of bandwidth |\n"
-           "| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: | ---: |\n");
+    printf("| model | size | params | type | backend | threads | test | t/s | weights GB/s | of bandwidth | of bandwidth around it |\n"
+           "| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < nr; i++) {
         const result *r = &rs[i];
         printf("| %s | %s | %s | %s | %s | %d | %s | %.2f ± %.2f |", mi->name, size, par, mi->type,
                o->backend == TF_BACKEND_VULKAN ? "vulkan" : "cpu", r->threads, r->test, r->tps, r->sd);
         if (r->decode) {
             double gbs = mi->bytes_per_tok * r->tps / 1e9;
-            if (r->bw > 0) printf(" %.2f | %.0f%% |\n", gbs, 100 * gbs * 1e9 / r->bw);
-            else printf(" %.2f | - |\n", gbs);
+            printf(" %.2f |", gbs);
+            if (r->bw > 0) printf(" %.0f%% |", 100 * gbs * 1e9 / r->bw);
+            else printf(" - |");
+            if (r->bw_near > 0) printf(" %.0f%% of %.1f GB/s |\n", 100 * gbs * 1e9 / r->bw_near, r->bw_near / 1e9);
+            else printf(" - |\n");
         } else {
-            printf(" - | - |\n");
+            printf(" - | - | - |\n");
         }
     }
 }
@@ -282,13 +289,17 @@ static void print_machine(const opts *o, const minfo *mi, const result *rs, int 
             printf("    {\"test\": \"%s\", \"threads\": %d, \"n_tokens\": %d, \"tps_median\": %.4f, \"tps_stddev\": %.4f, "
                    "\"bandwidth_bytes_per_s\": %.0f", r->test, r->threads, r->n, r->tps, r->sd, r->bw);
             if (r->decode && r->bw > 0) printf(", \"bandwidth_fraction\": %.4f", mi->bytes_per_tok * r->tps / r->bw);
+            if (r->decode && r->bw_near > 0)
+                printf(", \"bandwidth_near_bytes_per_s\": %.0f, \"bandwidth_near_fraction\": %.4f", r->bw_near,
+                       mi->bytes_per_tok * r->tps / r->bw_near);
             printf("}%s\n", i + 1 < nr ? "," : "");
         }
         printf("  ]\n}\n");
         return;
     }
     printf("model,type,size_bytes,params,backend,threads,test,n_tokens,tps_median,tps_stddev,"
-           "weight_bytes_per_token,bandwidth_bytes_per_s,bandwidth_fraction,cpu,loadavg1\n");
+           "weight_bytes_per_token,bandwidth_bytes_per_s,bandwidth_fraction,bandwidth_near_bytes_per_s,"
+           "bandwidth_near_fraction,cpu,loadavg1\n");
     for (int i = 0; i < nr; i++) {
         const result *r = &rs[i];
         csv_str(mi->name);
@@ -297,6 +308,8 @@ static void print_machine(const opts *o, const minfo *mi, const result *rs, int 
                o->backend == TF_BACKEND_VULKAN ? "vulkan" : "cpu", r->threads, r->test, r->n, r->tps, r->sd,
                (unsigned long long)(r->decode ? mi->bytes_per_tok : 0), r->bw);
         if (r->decode && r->bw > 0) printf("%.4f", mi->bytes_per_tok * r->tps / r->bw);
+        printf(",%.0f,", r->bw_near);
+        if (r->decode && r->bw_near > 0) printf("%.4f", mi->bytes_per_tok * r->tps / r->bw_near);
         putchar(',');
         csv_str(cpu);
         printf(",%.2f\n", la[1][0]);
@@ -356,7 +369,18 @@ static int bench_threads(tf_model *m, const opts *o, int t, int max_pp, int max_
             result *r = &rs[(*nr)++];
             *r = (result){.threads = t, .n = list[i], .decode = pass == 1};
             snprintf(r->test, sizeof r->test, "%s%d", pass ? "tg" : "pp", list[i]);
-            if (run_test(c, toks, list[i], pass == 1, o->reps, r) != 0) {
+            /* The machine's bandwidth can change by 2x within minutes on a
+             * shared host: decoding is also compared with what the memory
+             * gave right around it (a quarter of the buffer, best of 3
+             * runs before and 3 after). */
+            membw_result b0 = {0}, b1 = {0};
+            size_t near = (size_t)o->bw_mib << 18;
+            bool measure = pass == 1 && near > 0 && o->backend != TF_BACKEND_VULKAN;
+            if (measure && membw_read(near, t, 3, &b0) != 0) measure = false;
+            int bad = run_test(c, toks, list[i], pass == 1, o->reps, r);
+            if (measure && !bad && membw_read(near, t, 3, &b1) == 0)
+                r->bw_near = b0.bytes_per_s > b1.bytes_per_s ? b0.bytes_per_s : b1.bytes_per_s;
+            if (bad) {
                 fprintf(stderr, "tinfer bench: %s: %s\n", r->test, tf_context_error(c));
                 tf_context_free(c);
                 return 1;
