@@ -1,5 +1,6 @@
 /* backend_cpu.h - state and helpers shared by the CPU backend's files
- * (backend_cpu.c: dense ops and the node loop; backend_cpu_moe.c: experts). */
+ * (backend_cpu.c: the node loop, elementwise ops, attention, setup and
+ * packing; backend_cpu_mm.c: matmul steps; backend_cpu_moe.c: experts). */
 #ifndef TF_BACKEND_CPU_H
 #define TF_BACKEND_CPU_H
 
@@ -75,6 +76,25 @@ const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t 
                                size_t *rb, int ith, int nth);
 
 static inline size_t tf_cpu_align64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* One row of nd's RMS norm (backend_cpu.c). */
+void tf_cpu_rms_norm_row(const tf_node *nd, const float *x, float *out);
+
+/* ---- matmul steps (backend_cpu_mm.c) ---- */
+/* Whether w is computed from its packed copy (kernels.h, "Packed weights"). */
+bool tf_cpu_use_packed(const tf_weight *w);
+bool tf_cpu_is_float_type(uint32_t t);
+/* Few enough tokens that every thread quantizes them all for itself. */
+bool tf_cpu_private_rows(int32_t T, int nth);
+/* Every cpu_step of the graph, once the weights are packed. */
+void tf_cpu_plan_steps(cpu_state *s, const tf_graph *g);
+/* The step from matmul node first, T tokens, as thread ith of nth (the
+ * caller meets the others at a barrier afterwards). */
+void tf_cpu_matmul_step(cpu_state *s, int first, int32_t T, int ith, int nth);
+/* Bytes of quantized activations (T rows per matmul of a step) and MoE
+ * scratch the graph can need. */
+void tf_cpu_scratch_needs(const tf_context *c, int32_t T, size_t *qbytes, size_t *moe_floats,
+                          size_t *route_ints);
 
 /* Debug counter: bytes of routed-expert weight rows (gate, up, down) the
  * MoE FFN has dotted, each row counted once per batch.  Tests reset it and
