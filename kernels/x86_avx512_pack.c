@@ -103,23 +103,31 @@ TF_ALWAYS void q8_0_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 
 /* ---- Q4_K: 8 sub-blocks of 32, 6-bit scales and mins ------------------ */
 
-/* The 12 scale bytes of each lane's row -> sc[j], m[j] as int32 lanes. */
-TF_ALWAYS void q4_K_scales(const uint8_t *words, __m512i sc[8], __m512i m[8])
+/* The 12 scale bytes of each lane's row -> the 6-bit scales of sub-blocks
+ * 0..3 (sl) and 4..7 (sh) and the mins (ml, mh), one per byte. */
+TF_ALWAYS void q4_K_scales(const uint8_t *words, __m512i *sl, __m512i *sh, __m512i *ml, __m512i *mh)
 {
     const __m512i s0 = chunk(words, 0), s1 = chunk(words, 1), s2 = chunk(words, 2);
     const __m512i k3f = _mm512_set1_epi8(0x3f), k0f = _mm512_set1_epi8(0x0f),
-                  k30 = _mm512_set1_epi8(0x30), kff = _mm512_set1_epi32(0xff);
-    __m512i sl = _mm512_and_si512(s0, k3f), ml = _mm512_and_si512(s1, k3f);
-    __m512i sh = _mm512_or_si512(_mm512_and_si512(s2, k0f),
-                                 _mm512_and_si512(_mm512_srli_epi32(s0, 2), k30));
-    __m512i mh = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(s2, 4), k0f),
-                                 _mm512_and_si512(_mm512_srli_epi32(s1, 2), k30));
-    TF_UNROLL for (int j = 0; j < 4; j++) {
-        sc[j] = _mm512_and_si512(_mm512_srli_epi32(sl, 8 * j), kff);
-        m[j] = _mm512_and_si512(_mm512_srli_epi32(ml, 8 * j), kff);
-        sc[4 + j] = _mm512_and_si512(_mm512_srli_epi32(sh, 8 * j), kff);
-        m[4 + j] = _mm512_and_si512(_mm512_srli_epi32(mh, 8 * j), kff);
-    }
+                  k30 = _mm512_set1_epi8(0x30);
+    *sl = _mm512_and_si512(s0, k3f);
+    *ml = _mm512_and_si512(s1, k3f);
+    *sh = _mm512_or_si512(_mm512_and_si512(s2, k0f), _mm512_and_si512(_mm512_srli_epi32(s0, 2), k30));
+    *mh = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(s2, 4), k0f),
+                          _mm512_and_si512(_mm512_srli_epi32(s1, 2), k30));
+}
+
+/* Byte j of each lane of v, as an int32. */
+TF_ALWAYS __m512i byte_of(__m512i v, int j)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * j), _mm512_set1_epi32(0xff));
+}
+
+/* Bytes 2k and 2k+1 of each lane of v as an int16 pair (low half first). */
+TF_ALWAYS __m512i byte_duo(__m512i v, int k)
+{
+    __m512i x = _mm512_and_si512(_mm512_srli_epi32(v, 16 * k), _mm512_set1_epi32(0xffff));
+    return _mm512_and_si512(_mm512_or_si512(x, _mm512_slli_epi32(x, 8)), _mm512_set1_epi32(0x00ff00ff));
 }
 
 TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
@@ -130,12 +138,17 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++, w += Q4_K_COL) {
         const uint8_t *words = w + 64; /* after d and dmin: scales 0..2, qs 3..34 */
-        __m512i sc[8], mn[8], mn2[4], isum[4];
-        q4_K_scales(words, sc, mn);
-        TF_UNROLL for (int k = 0; k < 4; k++) /* int16 pairs for the mins' multiply-add */
-            mn2[k] = _mm512_or_si512(mn[2 * k], _mm512_slli_epi32(mn[2 * k + 1], 16));
-        TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
-        for (int g = 0; g < 4; g++) {
+        /* Scales are made when used, not all kept: with 4 tokens' sums
+         * live, 16 more registers would spill. */
+        __m512i sl, sh, ml, mh, isum[4], msum[4];
+        q4_K_scales(words, &sl, &sh, &ml, &mh);
+        TF_UNROLL for (int t = 0; t < NT; t++) {
+            const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
+            isum[t] = msum[t] = _mm512_setzero_si512();
+            TF_UNROLL for (int k = 0; k < 4; k++) /* sum of min_j * (sub-block j's sum), exact */
+                msum[t] = _mm512_dpwssd_epi32(msum[t], byte_duo(k < 2 ? ml : mh, k & 1), _mm512_set1_epi32(y->pre[k]));
+        }
+        TF_UNROLL for (int g = 0; g < 4; g++) {
             __m512i lo[4], hi[4];
             TF_UNROLL for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
             TF_UNROLL for (int c = 0; c < 8; c++) {
@@ -147,19 +160,17 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                     hi[t] = _mm512_dpbusd_epi32(hi[t], h, bw(yq + 32));
                 }
             }
+            /* sub-blocks 2g and 2g + 1 */
+            __m512i sc0 = byte_of(g < 2 ? sl : sh, (2 * g) & 3), sc1 = byte_of(g < 2 ? sl : sh, (2 * g + 1) & 3);
             TF_UNROLL for (int t = 0; t < NT; t++)
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sc[2 * g]),
-                                                                     _mm512_mullo_epi32(hi[t], sc[2 * g + 1])));
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sc0),
+                                                                     _mm512_mullo_epi32(hi[t], sc1)));
         }
         __m512 dw = halves(w), dm = halves(w + 32);
         TF_UNROLL for (int t = 0; t < NT; t++) {
-            const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
-            __m512i msum = _mm512_setzero_si512();
-            TF_UNROLL for (int k = 0; k < 4; k++) /* sum of min_j * (sub-block j's sum), exact */
-                msum = _mm512_dpwssd_epi32(msum, mn2[k], _mm512_set1_epi32(y->pre[k]));
-            __m512 dy = _mm512_set1_ps(y->q.d);
+            __m512 dy = _mm512_set1_ps(((const tf_block_q8_Ks *)(a + t * as) + b)->q.d);
             __m512 term = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(dy, dw), _mm512_cvtepi32_ps(isum[t])),
-                                        _mm512_mul_ps(_mm512_mul_ps(dy, dm), _mm512_cvtepi32_ps(msum)));
+                                        _mm512_mul_ps(_mm512_mul_ps(dy, dm), _mm512_cvtepi32_ps(msum[t])));
             acc[t] = _mm512_add_ps(acc[t], term);
         }
     }
@@ -168,55 +179,52 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 
 /* ---- Q6_K: 16 sub-blocks of 16, int8 scales, values - 32 -------------- */
 
+/* Values of sub-block pair k (0..3) of a Q6_K word chunk triple q: low
+ * nibbles from ql (L0 for k = 0, 2; L1 for k = 1, 3), 2 high bits from qh. */
+TF_ALWAYS __m512i q6_K_vals(const uint8_t *q, int k)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512i H = chunk(q, 0), L = chunk(q, 1 + (k & 1));
+    __m512i lo = k < 2 ? L : _mm512_srli_epi16(L, 4);
+    __m512i hi = k == 0 ? _mm512_slli_epi16(_mm512_and_si512(H, _mm512_set1_epi8(0x03)), 4)
+               : k == 1 ? _mm512_slli_epi16(_mm512_and_si512(H, _mm512_set1_epi8(0x0c)), 2)
+               : k == 2 ? _mm512_and_si512(H, _mm512_set1_epi8(0x30))
+                        : _mm512_and_si512(_mm512_srli_epi16(H, 2), _mm512_set1_epi8(0x30));
+    return _mm512_or_si512(_mm512_and_si512(lo, m4), hi);
+}
+
 TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
                          size_t os, const int NT)
 {
     __m512 acc[4];
     TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    const __m512i m4 = _mm512_set1_epi8(0x0f), k03 = _mm512_set1_epi8(0x03),
-                  k0c = _mm512_set1_epi8(0x0c), k30 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nb; b++, w += Q6_K_COL) {
         /* words (ref_pack.c): the scales 0..3, then per (n, c) from 4 +
          * 3 (8n + c): qh[32n + 4c..], ql[64n + 4c..], ql[64n + 32 + 4c..] */
         const uint8_t *words = w + 32; /* after d */
-        __m512i sc[16], isum[4];
-        TF_UNROLL for (int i = 0; i < 4; i++) {
-            __m512i v = chunk(words, i);
-            TF_UNROLL for (int k = 0; k < 4; k++)
-                sc[4 * i + k] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
-        }
+        __m512i isum[4];
         TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
-        for (int n = 0; n < 2; n++)
-            for (int h = 0; h < 2; h++) {
-                /* sub-blocks 8n + 2k + h, k = 0..3: elements 128n + 32k + 16h.. */
-                __m512i s[4][4];
-                TF_UNROLL for (int t = 0; t < NT; t++) {
-                    const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
-                    TF_UNROLL for (int k = 0; k < 4; k++)
-                        s[t][k] = _mm512_set1_epi32(y->pre[8 * n + 2 * k + h]); /* -32 * bsum */
-                }
-                TF_UNROLL for (int c = 4 * h; c < 4 * h + 4; c++) {
-                    const uint8_t *q = words + 64 * (4 + 3 * (8 * n + c));
-                    __m512i H = chunk(q, 0), L0 = chunk(q, 1), L1 = chunk(q, 2);
-                    __m512i e[4];
-                    e[0] = _mm512_or_si512(_mm512_and_si512(L0, m4),
-                                           _mm512_slli_epi16(_mm512_and_si512(H, k03), 4));
-                    e[1] = _mm512_or_si512(_mm512_and_si512(L1, m4),
-                                           _mm512_slli_epi16(_mm512_and_si512(H, k0c), 2));
-                    e[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L0, 4), m4),
-                                           _mm512_and_si512(H, k30));
-                    e[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L1, 4), m4),
-                                           _mm512_and_si512(_mm512_srli_epi16(H, 2), k30));
-                    TF_UNROLL for (int t = 0; t < NT; t++) {
-                        const int8_t *yq = ((const tf_block_q8_Ks *)(a + t * as) + b)->q.qs + 128 * n + 4 * c;
-                        TF_UNROLL for (int k = 0; k < 4; k++)
-                            s[t][k] = _mm512_dpbusd_epi32(s[t][k], e[k], bw(yq + 32 * k));
+        /* One sub-block j = 8n + 2k + h (elements 128n + 32k + 16h..) at a
+         * time: NT sums live, not 4 NT (the registers would spill). */
+        TF_UNROLL for (int n = 0; n < 2; n++)
+            TF_UNROLL for (int h = 0; h < 2; h++)
+                TF_UNROLL for (int k = 0; k < 4; k++) {
+                    int j = 8 * n + 2 * k + h;
+                    __m512i s[4];
+                    TF_UNROLL for (int t = 0; t < NT; t++) /* -32 * bsum */
+                        s[t] = _mm512_set1_epi32(((const tf_block_q8_Ks *)(a + t * as) + b)->pre[j]);
+                    TF_UNROLL for (int c = 4 * h; c < 4 * h + 4; c++) {
+                        __m512i e = q6_K_vals(words + 64 * (4 + 3 * (8 * n + c)), k);
+                        TF_UNROLL for (int t = 0; t < NT; t++) {
+                            const int8_t *yq = ((const tf_block_q8_Ks *)(a + t * as) + b)->q.qs;
+                            s[t] = _mm512_dpbusd_epi32(s[t], e, bw(yq + 128 * n + 4 * c + 32 * k));
+                        }
                     }
+                    /* sub-block j's int8 scale, sign-extended */
+                    __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(chunk(words, j / 4), 24 - 8 * (j % 4)), 24);
+                    TF_UNROLL for (int t = 0; t < NT; t++)
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], sc));
                 }
-                TF_UNROLL for (int t = 0; t < NT; t++)
-                    TF_UNROLL for (int k = 0; k < 4; k++)
-                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t][k], sc[8 * n + 2 * k + h]));
-            }
         __m512 dw = halves(w);
         TF_UNROLL for (int t = 0; t < NT; t++)
             acc[t] = add_term(acc[t], dw, ((const tf_block_q8_Ks *)(a + t * as) + b)->q.d, isum[t]);
