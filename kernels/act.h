@@ -24,4 +24,26 @@
 #define TF_EXP_C3 (1.0f / 6)
 #define TF_EXP_C2 0.5f
 
+/* The SIMD levels' version: W is the vector width in bits (256, 512), VT
+ * and VI its float and integer vector types.  Written once so the levels
+ * cannot drift apart; max/min return their second operand for NaN, so x
+ * stays NaN through the clamp as in the scalar code. */
+#define TF_DEF_EXP_POLY(NAME, W, VT, VI)                                                        \
+    static inline VT NAME(VT x)                                                               \
+    {                                                                                         \
+        x = _mm##W##_min_ps(_mm##W##_set1_ps(TF_EXP_HI), _mm##W##_max_ps(_mm##W##_set1_ps(TF_EXP_LO), x)); \
+        VT n = _mm##W##_floor_ps(                                                             \
+            _mm##W##_add_ps(_mm##W##_mul_ps(x, _mm##W##_set1_ps(TF_LOG2E)), _mm##W##_set1_ps(0.5f))); \
+        VT r = _mm##W##_sub_ps(x, _mm##W##_mul_ps(n, _mm##W##_set1_ps(TF_LN2_HI)));           \
+        r = _mm##W##_sub_ps(r, _mm##W##_mul_ps(n, _mm##W##_set1_ps(TF_LN2_LO)));              \
+        VT p = _mm##W##_add_ps(_mm##W##_mul_ps(_mm##W##_set1_ps(TF_EXP_C6), r), _mm##W##_set1_ps(TF_EXP_C5)); \
+        p = _mm##W##_add_ps(_mm##W##_mul_ps(p, r), _mm##W##_set1_ps(TF_EXP_C4));              \
+        p = _mm##W##_add_ps(_mm##W##_mul_ps(p, r), _mm##W##_set1_ps(TF_EXP_C3));              \
+        p = _mm##W##_add_ps(_mm##W##_mul_ps(p, r), _mm##W##_set1_ps(TF_EXP_C2));              \
+        p = _mm##W##_add_ps(_mm##W##_mul_ps(p, r), _mm##W##_set1_ps(1.0f));                   \
+        p = _mm##W##_add_ps(_mm##W##_mul_ps(p, r), _mm##W##_set1_ps(1.0f));                   \
+        VI e = _mm##W##_slli_epi32(_mm##W##_add_epi32(_mm##W##_cvtps_epi32(n), _mm##W##_set1_epi32(127)), 23); \
+        return _mm##W##_mul_ps(p, _mm##W##_castsi##W##_ps(e));                                \
+    }
+
 #endif

@@ -330,22 +330,7 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
 
 /* ---- SwiGLU: act.h's exponential, 8 lanes at a time ------------------ */
 
-static inline __m256 exp_poly8(__m256 x)
-{
-    /* max/min return their second operand for NaN: x stays NaN */
-    x = _mm256_min_ps(_mm256_set1_ps(TF_EXP_HI), _mm256_max_ps(_mm256_set1_ps(TF_EXP_LO), x));
-    __m256 n = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(TF_LOG2E)), _mm256_set1_ps(0.5f)));
-    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TF_LN2_HI)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(TF_LN2_LO)));
-    __m256 p = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(TF_EXP_C6), r), _mm256_set1_ps(TF_EXP_C5));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C4));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C3));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TF_EXP_C2));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+TF_DEF_EXP_POLY(exp_poly8, 256, __m256, __m256i)
 
 static inline __m256 swiglu8(__m256 g, __m256 u)
 {

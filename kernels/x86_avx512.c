@@ -249,22 +249,7 @@ DEF32(iq4_nl, w_iq4_nl, a_q8_0, dot32, 128)
 
 /* ---- SwiGLU: act.h's exponential, 16 lanes at a time, masked tail ------ */
 
-TF_ALWAYS __m512 exp_poly16(__m512 x)
-{
-    /* max/min return their second operand for NaN: x stays NaN */
-    x = _mm512_min_ps(_mm512_set1_ps(TF_EXP_HI), _mm512_max_ps(_mm512_set1_ps(TF_EXP_LO), x));
-    __m512 n = _mm512_floor_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(TF_LOG2E)), _mm512_set1_ps(0.5f)));
-    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(TF_LN2_HI)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(TF_LN2_LO)));
-    __m512 p = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(TF_EXP_C6), r), _mm512_set1_ps(TF_EXP_C5));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TF_EXP_C2));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
+TF_DEF_EXP_POLY(exp_poly16, 512, __m512, __m512i)
 
 static void swiglu(const float *g, const float *u, float *out, int64_t n)
 {
