@@ -18,9 +18,9 @@
 #include <string.h>
 #include "ref.h"
 
-#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t, NULL }
+#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t, NULL, NULL }
 /* Activation-only formats: no dot of their own (see types.c). */
-#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL, NULL }
+#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL, NULL, NULL }
 
 /* The pairing is the reference engine's: changing a vec_dot_type changes
  * the rounding of every matmul and breaks agreement with its logits. */
