@@ -294,7 +294,7 @@ static void cpu_clear(tf_context *c)
         tf_secure_zero(s->v_cache[il], bytes);
     }
     size_t qbytes, moe_floats, route_ints;
-    tf_cpu_scratch_needs(c, c->graph.n_max, &qbytes, &moe_floats, &route_ints);
+    tf_cpu_scratch_needs(c, &qbytes, &moe_floats, &route_ints);
     tf_secure_zero(s->arena, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
     tf_secure_zero(s->qbuf, qbytes ? qbytes : 64);
     tf_secure_zero(s->moe_buf, (moe_floats ? moe_floats : 16) * sizeof(float));
@@ -408,7 +408,7 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->v_cache = calloc((size_t)hp->n_layer, sizeof *s->v_cache);
     s->arena = calloc(1, c->graph.arena_bytes ? c->graph.arena_bytes : 64);
     size_t qbytes, moe_floats, route_ints;
-    tf_cpu_scratch_needs(c, c->graph.n_max, &qbytes, &moe_floats, &route_ints);
+    tf_cpu_scratch_needs(c, &qbytes, &moe_floats, &route_ints);
     s->qbuf_bytes = qbytes ? qbytes : 64;
     s->qbuf = malloc(s->qbuf_bytes);
     s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
@@ -420,11 +420,10 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->steps = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->steps);
     /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input,
      * and of each format a step reads. */
-    size_t widest = 64, priv_q = 0, unused0, unused1;
+    size_t widest = 64, priv_q = tf_cpu_step_act_bytes(&c->graph, TF_CPU_PRIV_MAX);
     for (int i = 0; i < c->graph.n; i++)
         if (c->graph.nodes[i].op == TF_OP_MATMUL && (size_t)c->graph.nodes[i].w->ne[0] > widest)
             widest = (size_t)c->graph.nodes[i].w->ne[0];
-    tf_cpu_scratch_needs(c, TF_CPU_PRIV_MAX, &priv_q, &unused0, &unused1);
     s->priv_f_stride = tf_cpu_align64(widest * TF_CPU_PRIV_MAX * sizeof(float)) / sizeof(float);
     s->priv_q_stride = tf_cpu_align64(priv_q ? priv_q : 64);
     size_t nthreads = (size_t)tf_pool_size(s->pool);

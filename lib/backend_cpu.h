@@ -9,6 +9,9 @@
 #include "exec.h"
 #include "threadpool.h"
 
+#define TF_CPU_PRIV_MAX 4
+#define TF_CPU_MAX_FUSED 4 /* matmuls one step runs at most */
+
 /* One pass of the node loop from a matmul node (planned once, at init):
  * the matmuls of one input run together, the node after them (a residual
  * ADD or the SWIGLU of gate and up) is done row by row by the thread that
@@ -20,12 +23,14 @@ typedef struct cpu_step {
     int norm;    /* RMS_NORM node whose output only they read (-1: none) */
     int after;   /* ADD or SWIGLU node computed in the step (-1: none) */
     bool folded; /* this RMS_NORM is left to the next step's threads */
+    /* How its rows are shared (backend_cpu_mm.c): 16-row units of each
+     * matmul, in all (gate and up counted once when pair), claimed chunk
+     * units at a time. */
+    bool pair;
+    int64_t units[TF_CPU_MAX_FUSED], total, chunk;
 } cpu_step;
 
-#define TF_CPU_PRIV_MAX 4
-#define TF_CPU_MAX_FUSED 4 /* matmuls one step runs at most */
-
-/* One thread's run of a step's units (backend_cpu.c), on its own line. */
+/* One thread's run of a step's units (backend_cpu_mm.c), on its own line. */
 typedef struct cpu_run {
     _Atomic uint64_t r;
     char pad[64 - sizeof(uint64_t)];
@@ -65,10 +70,6 @@ float *tf_cpu_node_out(cpu_state *s, int i);
 /* Rows [0, n_rows) of x (row length k) -> type vdt in buf, split by thread. */
 void tf_cpu_quantize_rows(const float *x, int64_t k, int64_t n_rows, uint32_t vdt, uint8_t *buf,
                           int ith, int nth);
-/* out[t*out_stride + r] = w_r . act_t (+ bias[r]) for r in [r0, r1), t < T. */
-void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, size_t act_rb,
-                     int64_t r0, int64_t r1, int32_t T, float *out, int64_t out_stride,
-                     const float *bias);
 /* Quantize T rows of x for weights of type wtype into the shared buffer
  * (all threads take part; ends with a barrier).  Returns the rows and
  * their stride in *rb. */
@@ -91,10 +92,11 @@ void tf_cpu_plan_steps(cpu_state *s, const tf_graph *g);
 /* The step from matmul node first, T tokens, as thread ith of nth (the
  * caller meets the others at a barrier afterwards). */
 void tf_cpu_matmul_step(cpu_state *s, int first, int32_t T, int ith, int nth);
-/* Bytes of quantized activations (T rows per matmul of a step) and MoE
- * scratch the graph can need. */
-void tf_cpu_scratch_needs(const tf_context *c, int32_t T, size_t *qbytes, size_t *moe_floats,
-                          size_t *route_ints);
+/* Bytes of converted activations the largest step needs for T tokens. */
+size_t tf_cpu_step_act_bytes(const tf_graph *g, int32_t T);
+/* Sizes of the shared buffers: activations (n_max tokens, MoE included),
+ * MoE rows and routes. */
+void tf_cpu_scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_floats, size_t *route_ints);
 
 /* Debug counter: bytes of routed-expert weight rows (gate, up, down) the
  * MoE FFN has dotted, each row counted once per batch.  Tests reset it and

@@ -31,29 +31,26 @@ static void add_bias(float *out, int64_t out_stride, const float *bias, int32_t 
         for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] += bias[r];
 }
 
-/* out[t][r] = w[r] . act[t] for rows r in [r0, r1), tokens t in [0, T). */
-void tf_cpu_dot_rows(const tf_weight *w, const uint8_t *wdata, const void *act, size_t act_rb,
-                     int64_t r0, int64_t r1, int32_t T, float *out, int64_t out_stride,
-                     const float *bias)
+/* out[t][r] = w[r] . act[t] for rows r in [r0, r1), tokens t in [0, T),
+ * from the rows as they are in the file. */
+static void dot_rows(const tf_weight *w, const void *act, size_t act_rb, int64_t r0, int64_t r1,
+                     int32_t T, float *out, int64_t out_stride)
 {
     const tf_type_kernels *k = tf_kernels_of(w->type);
+    const uint8_t *wdata = w->data;
     int64_t K = w->ne[0];
-    if (k->gemm && r1 > r0) {
+    if (k->gemm) {
         /* Tiled: each weight block is loaded once per tile of tokens.  The
          * kernel computes every element exactly as vec_dot would, so the
          * bytes do not depend on how rows are split between threads. */
         k->gemm(K, wdata + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), act, act_rb,
                 T, out + r0, (size_t)out_stride);
-        if (bias)
-            add_bias(out, out_stride, bias, T, r0, r1);
         return;
     }
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = wdata + (size_t)r * w->row_bytes;
-        float b = bias ? bias[r] : 0.0f;
+    for (int64_t r = r0; r < r1; r++)
         for (int32_t t = 0; t < T; t++)
-            out[t * out_stride + r] = k->vec_dot(K, wr, (const uint8_t *)act + t * act_rb) + b;
-    }
+            out[t * out_stride + r] =
+                k->vec_dot(K, wdata + (size_t)r * w->row_bytes, (const uint8_t *)act + t * act_rb);
 }
 
 const void *tf_cpu_prepare_act(cpu_state *s, const float *x, int64_t K, int32_t T, uint32_t wtype,
@@ -85,9 +82,9 @@ static bool use_blas(const cpu_state *s, const tf_weight *w, int32_t T)
 }
 
 /* The activation format w's product of T tokens reads: OpenBLAS the F32
- * rows as they are (-2), the packed products their own (-1: the type's
+ * rows as they are (-2), a packed product its type's own (-1 - type: the
  * vec_dot_type with terms of its block sums, kernels/pack.h), everything
- * else the type's vec_dot_type.  Matmuls of one input in different
+ * else the type's vec_dot_type (>= 0).  Matmuls of one input in different
  * formats quantize it once per format. */
 static int act_kind(const cpu_state *s, const tf_weight *w, int32_t T)
 {
@@ -116,13 +113,14 @@ static const void *convert_act(int kind, uint32_t wtype, const float *x, int64_t
     int64_t lo = 0, hi = T;
     if (!priv)
         tf_cpu_split(T, ith, nth, &lo, &hi);
-    if (kind < -2) {
-        *rb = tf_pack_act_row_size(wtype, K);
-        for (int64_t t = lo; t < hi; t++)
+    bool packed = kind < -2;
+    const tf_type_kernels *qk = packed ? NULL : tf_kernels_of((uint32_t)kind);
+    *rb = packed ? tf_pack_act_row_size(wtype, K) : tf_row_size((uint32_t)kind, K);
+    for (int64_t t = lo; t < hi; t++) {
+        if (packed)
             tf_pack_act_from_float(wtype, x + t * K, buf + t * *rb, K);
-    } else {
-        *rb = tf_row_size((uint32_t)kind, K);
-        tf_cpu_quantize_rows(x, K, T, (uint32_t)kind, buf, priv ? 0 : ith, priv ? 1 : nth);
+        else
+            qk->from_float(x + t * K, buf + t * *rb, K);
     }
     return buf;
 }
@@ -162,7 +160,7 @@ static void matmul_rows(cpu_state *s, const tf_node *nd, const void *act, size_t
     else if (use_blas(s, w, T))
         blas_rows(s, nd, act, out, T, lo, hi, ith);
     else
-        tf_cpu_dot_rows(w, w->data, act, rb, lo, hi, T, out, nd->ne0, NULL);
+        dot_rows(w, act, rb, lo, hi, T, out, nd->ne0);
     if (nd->w2)
         add_bias(out, nd->ne0, nd->w2->data, T, lo, hi);
 }
@@ -195,33 +193,31 @@ static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
 #define CHUNK_BYTES (64u << 10) /* weights per claim: cheap next to an atomic */
 
 typedef struct step_work {
-    const cpu_step *st;
+    const cpu_step *st;      /* the plan: matmuls, units, chunk */
     const tf_node *nd;       /* the step's first matmul */
     const void *act[TF_CPU_MAX_FUSED];
     size_t rb[TF_CPU_MAX_FUSED];
-    int64_t units[TF_CPU_MAX_FUSED];
-    int64_t total, chunk;
     int32_t T;
-    bool pair;               /* units cover gate and up rows together */
 } step_work;
 
 static void do_units(cpu_state *s, const step_work *w, int64_t u0, int64_t u1, int ith)
 {
+    const cpu_step *st = w->st;
     int first = (int)(w->nd - s->c->graph.nodes);
     int64_t base = 0;
-    for (int k = 0; k < w->st->n; k++) {
-        int64_t a = w->pair ? u0 : u0 - base, b = w->pair ? u1 : u1 - base;
-        if (!w->pair)
-            base += w->units[k];
+    for (int k = 0; k < st->n; k++) {
+        int64_t a = st->pair ? u0 : u0 - base, b = st->pair ? u1 : u1 - base;
+        if (!st->pair)
+            base += st->units[k];
         a = a < 0 ? 0 : a;
-        b = b > w->units[k] ? w->units[k] : b;
+        b = b > st->units[k] ? st->units[k] : b;
         if (a >= b)
             continue;
         int64_t lo = a * UNIT_ROWS, hi = b * UNIT_ROWS < w->nd[k].ne0 ? b * UNIT_ROWS : w->nd[k].ne0;
         matmul_rows(s, &w->nd[k], w->act[k], w->rb[k], tf_cpu_node_out(s, first + k), w->T, lo, hi,
                     ith);
-        if (w->st->after >= 0 && (!w->pair || k == 1)) /* gate and up rows both done */
-            after_rows(s, w->st->after, w->T, lo, hi);
+        if (st->after >= 0 && (!st->pair || k == 1)) /* gate and up rows both done */
+            after_rows(s, st->after, w->T, lo, hi);
     }
 }
 
@@ -251,7 +247,8 @@ static bool claim(_Atomic uint64_t *r, int64_t n, bool back, int64_t *u0, int64_
 static void share_units(cpu_state *s, const step_work *w, bool steal, int ith, int nth)
 {
     int64_t lo, hi, u0, u1;
-    tf_cpu_split(w->total, ith, nth, &lo, &hi);
+    int64_t chunk = w->st->chunk;
+    tf_cpu_split(w->st->total, ith, nth, &lo, &hi);
     if (!steal) {
         do_units(s, w, lo, hi, ith);
         return;
@@ -262,13 +259,13 @@ static void share_units(cpu_state *s, const step_work *w, bool steal, int ith, i
     atomic_store_explicit(mine, RUN(lo, hi), memory_order_release);
     /* Most of the run in one call (one unbroken stream for the prefetchers),
      * the last few chunks one at a time, open to the others. */
-    int64_t first = hi - lo - 4 * w->chunk;
+    int64_t first = hi - lo - 4 * chunk;
     if (first > 0 && claim(mine, first, false, &u0, &u1))
         do_units(s, w, u0, u1, ith);
-    while (claim(mine, w->chunk, false, &u0, &u1))
+    while (claim(mine, chunk, false, &u0, &u1))
         do_units(s, w, u0, u1, ith);
     for (int j = 1; j < nth; j++)
-        while (claim(&s->runs[(ith + j) % nth].r, w->chunk, true, &u0, &u1))
+        while (claim(&s->runs[(ith + j) % nth].r, chunk, true, &u0, &u1))
             do_units(s, w, u0, u1, ith);
 }
 
@@ -308,47 +305,11 @@ void tf_cpu_matmul_step(cpu_state *s, int first, int32_t T, int ith, int nth)
                 converted = true;
             }
         }
-        w.units[k] = (w.nd[k].ne0 + UNIT_ROWS - 1) / UNIT_ROWS;
     }
     if (converted && !priv)
         tf_pool_barrier(s->pool);
-    w.pair = st->after >= 0 && g->nodes[st->after].op == TF_OP_SWIGLU;
-    w.total = w.pair ? w.units[0] : 0;
-    for (int k = 0; k < st->n && !w.pair; k++)
-        w.total += w.units[k];
-    size_t unit_bytes = w.nd->w->row_bytes * UNIT_ROWS * (w.pair ? 2 : 1);
-    w.chunk = unit_bytes >= CHUNK_BYTES ? 1 : (int64_t)(CHUNK_BYTES / unit_bytes);
     /* OpenBLAS keeps fixed shares: its rounding may follow the block shape */
     share_units(s, &w, nth > 1 && !blas, ith, nth);
-}
-
-/* How many matmuls from node i on read node i's input with outputs apart
- * from it and from each other (Q, K and V; gate and up): run as one step,
- * they quantize the input once and meet at one barrier instead of three. */
-static int fused_len(const tf_graph *g, int i)
-{
-    const tf_node *a = &g->nodes[i];
-    if (a->op != TF_OP_MATMUL)
-        return 1;
-    size_t rows = (size_t)g->n_max * sizeof(float);
-    int n = 1;
-    for (; i + n < g->n && n < TF_CPU_MAX_FUSED; n++) {
-        const tf_node *b = &g->nodes[i + n];
-        if (b->op != TF_OP_MATMUL || b->src[0] != a->src[0] || b->w->ne[0] != a->w->ne[0] ||
-            (i + n >= g->tail_from) != (i >= g->tail_from)) /* same live rows */
-            break;
-        /* b's output must not overlap the input or an earlier output */
-        bool apart = true;
-        for (int k = -1; k < n && apart; k++) {
-            const tf_node *o = k < 0 ? &g->nodes[a->src[0]] : &g->nodes[i + k];
-            size_t o0 = o->offset, o1 = o0 + (size_t)o->ne0 * rows;
-            size_t b0 = b->offset, b1 = b0 + (size_t)b->ne0 * rows;
-            apart = b1 <= o0 || o1 <= b0;
-        }
-        if (!apart)
-            break;
-    }
-    return n;
 }
 
 /* Whether nodes a and b's arena bytes overlap. */
@@ -362,6 +323,30 @@ static bool overlap(const tf_graph *g, int a, int b)
 static bool same_rows(const tf_graph *g, int a, int b)
 {
     return (a >= g->tail_from) == (b >= g->tail_from);
+}
+
+/* How many matmuls from node i on read node i's input with outputs apart
+ * from it and from each other (Q, K and V; gate and up): run as one step,
+ * they quantize the input once and meet at one barrier instead of three. */
+static int fused_len(const tf_graph *g, int i)
+{
+    const tf_node *a = &g->nodes[i];
+    if (a->op != TF_OP_MATMUL)
+        return 1;
+    int n = 1;
+    for (; i + n < g->n && n < TF_CPU_MAX_FUSED; n++) {
+        const tf_node *b = &g->nodes[i + n];
+        if (b->op != TF_OP_MATMUL || b->src[0] != a->src[0] || b->w->ne[0] != a->w->ne[0] ||
+            !same_rows(g, i, i + n))
+            break;
+        /* b's output must not overlap the input or an earlier output */
+        bool apart = !overlap(g, i + n, a->src[0]);
+        for (int k = 0; k < n && apart; k++)
+            apart = !overlap(g, i + n, i + k);
+        if (!apart)
+            break;
+    }
+    return n;
 }
 
 /* Whether the matmuls i .. i+n-1 split their rows between threads alike. */
@@ -435,6 +420,13 @@ void tf_cpu_plan_steps(cpu_state *s, const tf_graph *g)
         st->norm = foldable_norm(g, i, st->n, st->after);
         if (st->norm >= 0)
             s->steps[st->norm].folded = true;
+        st->pair = st->after >= 0 && g->nodes[st->after].op == TF_OP_SWIGLU;
+        for (int k = 0; k < st->n; k++) {
+            st->units[k] = (g->nodes[i + k].ne0 + UNIT_ROWS - 1) / UNIT_ROWS;
+            st->total = st->pair ? st->units[0] : st->total + st->units[k];
+        }
+        size_t unit_bytes = g->nodes[i].w->row_bytes * UNIT_ROWS * (st->pair ? 2 : 1);
+        st->chunk = unit_bytes >= CHUNK_BYTES ? 1 : (int64_t)(CHUNK_BYTES / unit_bytes);
         i += st->n + (st->after >= 0);
     }
 }
@@ -450,26 +442,33 @@ static size_t act_row_max(const tf_weight *w)
     return row;
 }
 
-/* Bytes of quantized activations (one slot per matmul of a step, T rows
- * each) and MoE rows the graph can need. */
-void tf_cpu_scratch_needs(const tf_context *c, int32_t T, size_t *qbytes, size_t *moe_floats,
-                          size_t *route_ints)
+/* Bytes of the converted activations a step can need: one slot of T rows
+ * per matmul of the step, for the largest step. */
+size_t tf_cpu_step_act_bytes(const tf_graph *g, int32_t T)
+{
+    size_t most = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (g->nodes[i].op != TF_OP_MATMUL)
+            continue;
+        int n = fused_len(g, i);
+        size_t need = 0;
+        for (int k = 0; k < n; k++)
+            need += tf_cpu_align64(act_row_max(g->nodes[i + k].w) * (size_t)T);
+        most = need > most ? need : most;
+        i += n - 1;
+    }
+    return most;
+}
+
+/* The shared buffers' sizes: converted activations for n_max tokens (and
+ * what MoE FFNs quantize into the same buffer), MoE rows and routes. */
+void tf_cpu_scratch_needs(const tf_context *c, size_t *qbytes, size_t *moe_floats, size_t *route_ints)
 {
     const tf_graph *g = &c->graph;
-    *qbytes = 0;
+    *qbytes = tf_cpu_step_act_bytes(g, g->n_max);
     *moe_floats = 0;
     *route_ints = 0;
-    for (int i = 0; i < g->n; i++) {
-        const tf_node *nd = &g->nodes[i];
-        size_t need = 0;
-        if (nd->op == TF_OP_MATMUL) {
-            int n = fused_len(g, i);
-            for (int k = 0; k < n; k++)
-                need += tf_cpu_align64(act_row_max(nd[k].w) * (size_t)T);
-            i += n - 1;
-        } else if (nd->op == TF_OP_MOE_FFN && T == g->n_max) {
-            tf_cpu_moe_needs(g, nd, c->m->hp.n_expert_used, qbytes, moe_floats, route_ints);
-        }
-        if (need > *qbytes) *qbytes = need;
-    }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == TF_OP_MOE_FFN)
+            tf_cpu_moe_needs(g, &g->nodes[i], c->m->hp.n_expert_used, qbytes, moe_floats, route_ints);
 }
