@@ -3,7 +3,9 @@
  *   matvec: one 4096 x 4096 weight matrix times one token through gemm
  *           (what decoding does), reported as GB/s of weights streamed;
  *   gemm:   4096 x ROWS weights times 128 tokens, as GFLOP/s (2 per
- *           multiply-add), and the old way (a vec_dot per element) too.
+ *           multiply-add), and the old way (a vec_dot per element) too;
+ *   packed: both again through the level's products over packed weights
+ *           (kernels.h, "Packed weights") where it has one.
  * Each figure is the best of a few timed runs, in thread CPU time.  Usage:
  *   bench_kernels [-t TYPE,...] [-l LEVEL,...] [-r ROWS] [-s SECONDS]
  */
@@ -57,11 +59,15 @@ typedef struct {
     size_t ws, as;
     int nw, na;
     float *out;
-    int use_gemm;
+    int use_gemm; /* 0: vec_dot per element, 1: gemm, 2: pack_gemm (w packed) */
 } job;
 
 static void run(const job *j)
 {
+    if (j->use_gemm == 2) {
+        j->k->pack_gemm(j->n, j->w, j->nw / TF_PACK_ROWS, j->a, j->as, j->na, j->out, j->nw);
+        return;
+    }
     if (j->use_gemm) {
         j->k->gemm(j->n, j->w, j->ws, j->nw, j->a, j->as, j->na, j->out, j->nw);
         return;
@@ -110,8 +116,8 @@ int main(int argc, char **argv)
     const int64_t n = 4096;
     const int T = 128;
     tf_kernels_init(false);
-    printf("%-7s %-7s %12s %12s %14s %14s\n", "type", "level", "matvec GB/s", "(vec_dot)",
-           "gemm GFLOP/s", "(vec_dot)");
+    printf("%-7s %-7s %12s %12s %14s %14s %14s %14s\n", "type", "level", "matvec GB/s", "(vec_dot)",
+           "gemm GFLOP/s", "(vec_dot)", "packed matvec", "packed gemm");
     for (uint32_t t = 0; t < TF_TYPE_COUNT; t++) {
         const tf_type_traits *tr = tf_type_traits_of(t);
         if (!tr || !tr->compute || !listed(types, tr->name)) continue;
@@ -119,6 +125,23 @@ int main(int argc, char **argv)
         size_t ws, as;
         uint8_t *w = rows_of(t, n, 4096, &ws), *a = rows_of(vdt, n, T, &as);
         float *out = xmalloc(sizeof(float) * 4096 * T);
+        /* The packed copy and the packed products' activations (from the
+         * same floats the rows came from would not matter: speed only). */
+        uint8_t *wp = NULL, *ap = NULL;
+        size_t aps = 0;
+        if (tf_pack_supported(t)) {
+            wp = xmalloc(ws * 4096);
+            for (int g = 0; g < 4096 / TF_PACK_ROWS; g++)
+                tf_pack_rows(t, w + (size_t)g * TF_PACK_ROWS * ws, ws, n, wp + (size_t)g * TF_PACK_ROWS * ws);
+            aps = tf_pack_act_row_size(t, n);
+            ap = xmalloc(aps * T);
+            float *x = xmalloc(sizeof(float) * n);
+            for (int r = 0; r < T; r++) {
+                tf_kernels_ref_of(vdt)->to_float(a + as * r, x, n);
+                tf_pack_act_from_float(t, x, ap + aps * r, n);
+            }
+            free(x);
+        }
         for (int l = 0; l < 4; l++) {
             const tf_type_kernels *k = tf_kernels_level_of(lv[l], t);
             if (!k || !listed(levels, lv[l])) continue;
@@ -132,14 +155,25 @@ int main(int argc, char **argv)
             vd.use_gemm = 0;
             double tv = best_time(&vd, secs);
             double flop = 2.0 * n * rows * T;
-            printf("%-7s %-7s %12.2f %12.2f %14.1f %14.1f\n", tr->name, lv[l],
+            printf("%-7s %-7s %12.2f %12.2f %14.1f %14.1f", tr->name, lv[l],
                    ws * 4096.0 / tmv / 1e9, ws * 4096.0 / tmv1 / 1e9, flop / tg / 1e9,
                    flop / tv / 1e9);
+            if (wp && k->pack_gemm && rows % TF_PACK_ROWS == 0) {
+                job pm = {k, n, wp, ap, ws, aps, 4096, 1, out, 2};
+                job pg = {k, n, wp, ap, ws, aps, rows, T, out, 2};
+                printf(" %14.2f %14.1f", ws * 4096.0 / best_time(&pm, secs) / 1e9,
+                       flop / best_time(&pg, secs) / 1e9);
+            } else {
+                printf(" %14s %14s", "-", "-");
+            }
+            printf("\n");
             fflush(stdout);
         }
         free(w);
         free(a);
         free(out);
+        free(wp);
+        free(ap);
     }
     return 0;
 }
