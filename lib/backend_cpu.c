@@ -433,14 +433,14 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
         atomic_init(&s->runs[t].r, 0);
     s->priv_f = malloc(s->priv_f_stride * nthreads * sizeof(float));
     s->priv_q = malloc(s->priv_q_stride * nthreads);
-    /* OpenBLAS (blas.h) for float matrices: a row buffer per thread, sized
-     * for the longest float row; none when no matrix is float. */
+    /* OpenBLAS (blas.h) for the float matrices its policy names: a row
+     * buffer per thread, sized for the longest of their rows. */
+    s->blas = tf_blas_policy_get();
     for (int i = 0; i < c->graph.n; i++)
-        if (c->graph.nodes[i].op == TF_OP_MATMUL && tf_cpu_is_float_type(c->graph.nodes[i].w->type) &&
+        if (c->graph.nodes[i].op == TF_OP_MATMUL && tf_cpu_blas_type(&s->blas, c->graph.nodes[i].w->type) &&
             c->graph.nodes[i].w->ne[0] > s->blas_k)
             s->blas_k = c->graph.nodes[i].w->ne[0];
-    s->blas_min = s->blas_k ? tf_blas_min_tokens() : 0;
-    if (s->blas_min > 0 && c->graph.n_max >= s->blas_min)
+    if (s->blas_k && c->graph.n_max >= s->blas.min_tokens && tf_blas_available())
         s->blas_buf = malloc((size_t)TF_BLAS_ROWS * (size_t)s->blas_k * sizeof(float) *
                              (size_t)tf_pool_size(s->pool));
     if (!s->pool || !s->k_cache || !s->v_cache || !s->arena || !s->qbuf || !s->moe_buf ||
@@ -462,7 +462,7 @@ oom:
 }
 
 /* "cpu (avx512 kernels, 2 threads, packed: 155 of 155 matrices, OpenBLAS
- * from 32 tokens)": what the numbers of a run came from. */
+ * off)": what the numbers of a run came from. */
 static const char *cpu_describe(const tf_context *c)
 {
     cpu_state *s = c->be_state;
@@ -474,9 +474,11 @@ static const char *cpu_describe(const tf_context *c)
         n++;
         packed += tf_cpu_use_packed(nd->w);
     }
-    char blas[48] = "off";
-    if (s->blas_buf)
-        snprintf(blas, sizeof blas, "from %d tokens", s->blas_min);
+    char blas[64] = "off";
+    if (s->blas_buf && s->blas.all_float)
+        snprintf(blas, sizeof blas, "for float matrices from %d tokens", s->blas.min_tokens);
+    else if (s->blas_buf)
+        snprintf(blas, sizeof blas, "for float types without a SIMD GEMM");
     snprintf(s->desc, sizeof s->desc, "cpu (%s kernels, %d threads, packed: %d of %d matrices, OpenBLAS %s)",
              tf_kernels_active(), tf_pool_size(s->pool), packed, n, blas);
     return s->desc;

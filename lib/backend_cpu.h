@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 
+#include "blas.h"
 #include "exec.h"
 #include "threadpool.h"
 
@@ -56,7 +57,7 @@ typedef struct cpu_state {
     void *runs_mem;
     float *blas_buf;           /* per thread: TF_BLAS_ROWS rows of blas_k floats; NULL: no BLAS */
     int64_t blas_k;
-    int blas_min;              /* tokens from which products go to OpenBLAS */
+    tf_blas_policy blas;       /* which products go to OpenBLAS (blas.h) */
     char desc[160];            /* tf_context_backend's text */
     /* The run in flight (set by compute). */
     tf_context *c;
@@ -84,7 +85,8 @@ void tf_cpu_rms_norm_row(const tf_node *nd, const float *x, float *out);
 /* ---- matmul steps (backend_cpu_mm.c) ---- */
 /* Whether w is computed from its packed copy (kernels.h, "Packed weights"). */
 bool tf_cpu_use_packed(const tf_weight *w);
-bool tf_cpu_is_float_type(uint32_t t);
+/* Whether matrices of type t go to OpenBLAS under policy p (blas.h). */
+bool tf_cpu_blas_type(const tf_blas_policy *p, uint32_t t);
 /* Few enough tokens that every thread quantizes them all for itself. */
 bool tf_cpu_private_rows(int32_t T, int nth);
 /* Every cpu_step of the graph, once the weights are packed. */

@@ -70,15 +70,17 @@ bool tf_cpu_use_packed(const tf_weight *w)
     return w->packed && tf_kernels_of(w->type)->pack_gemm;
 }
 
-bool tf_cpu_is_float_type(uint32_t t)
+bool tf_cpu_blas_type(const tf_blas_policy *p, uint32_t t)
 {
-    return t == TF_TYPE_F32 || t == TF_TYPE_F16 || t == TF_TYPE_BF16;
+    if (p->min_tokens <= 0 || (t != TF_TYPE_F32 && t != TF_TYPE_F16 && t != TF_TYPE_BF16))
+        return false;
+    return p->all_float || tf_kernels_of(t)->gemm == tf_kernels_ref_of(t)->gemm;
 }
 
 /* Whether w's product of T tokens goes to OpenBLAS (blas.h). */
 static bool use_blas(const cpu_state *s, const tf_weight *w, int32_t T)
 {
-    return s->blas_buf && T >= s->blas_min && tf_cpu_is_float_type(w->type);
+    return s->blas_buf && T >= s->blas.min_tokens && tf_cpu_blas_type(&s->blas, w->type);
 }
 
 /* The activation format w's product of T tokens reads: OpenBLAS the F32

@@ -1,12 +1,11 @@
-/* blas.c - OpenBLAS, opened at run time, for prompt products of float
- * weights (F32, F16, BF16).
+/* blas.c - OpenBLAS, opened at run time, for products of float weights
+ * (F32, F16, BF16).
  *
  * The library works without it: libopenblas.so.0 is opened with dlopen on
  * first use (Debian: libopenblas0), and only cblas_sgemm is needed.  Each
  * of tinfer's threads calls it on its own rows, so OpenBLAS is told to use
  * one thread per call (openblas_set_num_threads(1), a process-wide setting
- * of that library).  TINFER_BLAS=N makes the CPU backend use it for products
- * of at least N tokens; 0 or unset: never (the default, see blas.h).
+ * of that library).  Which products it gets: TINFER_BLAS (blas.h).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -40,17 +39,20 @@ static void load(void)
     g_sgemm = f; /* the handle stays open for the process's life */
 }
 
-int tf_blas_min_tokens(void)
+tf_blas_policy tf_blas_policy_get(void)
 {
     const char *e = getenv("TINFER_BLAS");
     char *end = NULL;
-    long n = e ? strtol(e, &end, 10) : TF_BLAS_DEFAULT_MIN;
-    if (e && (end == e || *end || n < 0 || n > 1000000))
-        n = TF_BLAS_DEFAULT_MIN; /* not a count: as if unset */
-    if (n <= 0)
-        return 0;
+    long n = e ? strtol(e, &end, 10) : -1;
+    if (!e || end == e || *end || n < 0 || n > 1000000)
+        return (tf_blas_policy){1, false}; /* unset, "auto" or not a count */
+    return (tf_blas_policy){(int)n, n > 0};
+}
+
+bool tf_blas_available(void)
+{
     pthread_once(&g_once, load);
-    return g_sgemm ? (int)n : 0;
+    return g_sgemm != NULL;
 }
 
 void tf_blas_sgemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,

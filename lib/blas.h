@@ -1,4 +1,4 @@
-/* blas.h - optional OpenBLAS for float-weight prompt products (blas.c). */
+/* blas.h - optional OpenBLAS for float-weight products (blas.c). */
 #ifndef TF_BLAS_H
 #define TF_BLAS_H
 
@@ -7,18 +7,30 @@
 /* Rows converted and multiplied at a time (per thread buffer: this many
  * rows of F32). */
 #define TF_BLAS_ROWS 256
-/* The smallest product (in tokens) OpenBLAS takes when TINFER_BLAS is
- * unset: 0, never.  Measured on the bench model (bench/README.md), the own
- * F16 kernels were faster at 128 and 512 tokens; TINFER_BLAS=32 is the
- * setting to try on a machine where OpenBLAS is the faster one. */
-#define TF_BLAS_DEFAULT_MIN 0
 
-/* From TINFER_BLAS (a token count; 0: never): products of at least this
- * many tokens of float matrices go to OpenBLAS.  0 also when
- * libopenblas.so.0 cannot be opened.  Thread-safe. */
-int tf_blas_min_tokens(void);
+/* Which float-weight (F32/F16/BF16) products go to OpenBLAS, from the
+ * TINFER_BLAS environment variable:
+ *   unset or "auto": products of every size, but only of float types the
+ *     selected kernel level computes with the portable C GEMM (the "ref"
+ *     level; F16/BF16 on NEON).  Where tinfer has SIMD float kernels they
+ *     measured faster than OpenBLAS (bench/README.md: AVX-512 F16 pp128 94
+ *     vs 55 t/s); where it has only the portable ones OpenBLAS was 1.6x
+ *     (one token) to 40x (64 tokens) faster;
+ *   "0": never;
+ *   N > 0: every float matrix, for products of at least N tokens.
+ * Anything else counts as unset. */
+typedef struct tf_blas_policy {
+    int min_tokens;  /* 0: never */
+    bool all_float;  /* false: only the types without a SIMD GEMM */
+} tf_blas_policy;
 
-/* C[m x n] = A[m x k] * B[n x k]^T, row-major (only when tf_blas_min_tokens() > 0). */
+/* TINFER_BLAS, parsed as above (reads only the environment). */
+tf_blas_policy tf_blas_policy_get(void);
+
+/* Whether libopenblas.so.0 could be opened (tried once; thread-safe). */
+bool tf_blas_available(void);
+
+/* C[m x n] = A[m x k] * B[n x k]^T, row-major (only when tf_blas_available()). */
 void tf_blas_sgemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                       float *c, int ldc);
 

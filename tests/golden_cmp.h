@@ -86,7 +86,7 @@ static inline bool within_bounds(const char *label, const char *name, stats s)
     bool f = is_float_model(name);
     bool ok = f ? s.max < 5e-3 : (s.median < 4e-2 && s.max < 1e-1);
     ok = ok && s.argmax_bad == 0;
-    printf("  %-34s %-8s rows %3d  max %.2e  median %.2e  argmax-mismatch %d  %s\n", name, label,
+    printf("  %-34s %-12s rows %3d  max %.2e  median %.2e  argmax-mismatch %d  %s\n", name, label,
            s.rows, s.max, s.median, s.argmax_bad, ok ? "ok" : "OUT OF BOUNDS");
     return ok;
 }

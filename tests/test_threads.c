@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "tinfer.h"
+#include <dlfcn.h>
 #include <unistd.h>
 #include "moe_model.h"
 
@@ -327,6 +328,70 @@ static void test_mixed_types(void **st)
     unlink(path);
 }
 
+/* ---- which products go to OpenBLAS (lib/blas.h) ------------------------
+ * Unset TINFER_BLAS means: only float types the kernel level computes with
+ * the portable GEMM (on the "ref" level: all of them; where a SIMD level
+ * has float kernels: none).  0 turns it off, N > 0 sends every float matrix
+ * from N tokens.  The backend's description says which. */
+
+static void expect_blas(const char *rel, const char *kernels, const char *blas, const char *want,
+                        char *desc, size_t len)
+{
+    if (kernels) setenv("TINFER_KERNELS", kernels, 1);
+    else unsetenv("TINFER_KERNELS");
+    if (blas) setenv("TINFER_BLAS", blas, 1);
+    else unsetenv("TINFER_BLAS");
+    tf_model *m = NULL;
+    assert_int_equal(tf_model_open(tu_shared(rel), NULL, &m), TF_OK);
+    tf_context_params cp = tf_context_default_params();
+    cp.n_ctx = 32;
+    cp.n_batch = 16;
+    cp.n_threads = 2;
+    tf_context *c = NULL;
+    assert_int_equal(tf_context_new(m, &cp, &c), TF_OK);
+    const char *d = tf_context_backend(c);
+    printf("  %-26s TINFER_KERNELS=%-4s TINFER_BLAS=%-4s %s\n", rel + 7, kernels ? kernels : "-",
+           blas ? blas : "-", d);
+    snprintf(desc, len, "%s", d);
+    if (want && !strstr(d, want)) {
+        fprintf(stderr, "expected \"%s\" in the description\n", want);
+        fail();
+    }
+    tf_context_free(c);
+    tf_model_close(m);
+}
+
+static void test_blas_policy(void **st)
+{
+    (void)st;
+    const char *ek = getenv("TINFER_KERNELS"), *eb = getenv("TINFER_BLAS");
+    char *saved_k = ek ? strdup(ek) : NULL, *saved_b = eb ? strdup(eb) : NULL;
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    const char *portable = h ? "OpenBLAS for float types without a SIMD GEMM" : "OpenBLAS off";
+    const char *forced = h ? "OpenBLAS for float matrices from 8 tokens" : "OpenBLAS off";
+    if (!h) printf("  libopenblas.so.0 missing: every context must say \"OpenBLAS off\"\n");
+    else dlclose(h);
+    const char *f16 = "models/tiny-llama-f16.gguf", *q8 = "models/tiny-llama-q8_0.gguf";
+    char d[256];
+    expect_blas(f16, "ref", NULL, portable, d, sizeof d);
+    expect_blas(f16, "ref", "auto", portable, d, sizeof d);
+    expect_blas(f16, "ref", "0", "OpenBLAS off", d, sizeof d);
+    expect_blas(f16, "ref", "8", forced, d, sizeof d);
+    expect_blas(f16, "ref", "17", "OpenBLAS off", d, sizeof d); /* batches stay under 17 */
+    expect_blas(q8, "ref", NULL, "OpenBLAS off", d, sizeof d);  /* no float matrices */
+    expect_blas(q8, "ref", "8", "OpenBLAS off", d, sizeof d);
+    /* The x86 SIMD levels have F32, F16 and BF16 GEMMs (NEON only F32). */
+    expect_blas(f16, NULL, NULL, NULL, d, sizeof d);
+    if (strstr(d, "(avx2 kernels") || strstr(d, "(avx512 kernels"))
+        assert_non_null(strstr(d, "OpenBLAS off"));
+    if (saved_k) setenv("TINFER_KERNELS", saved_k, 1);
+    else unsetenv("TINFER_KERNELS");
+    if (saved_b) setenv("TINFER_BLAS", saved_b, 1);
+    else unsetenv("TINFER_BLAS");
+    free(saved_k);
+    free(saved_b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_moe_q8_0),
         cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_mixed_types),
+        cmocka_unit_test(test_blas_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
