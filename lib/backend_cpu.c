@@ -102,53 +102,74 @@ static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base)
     return n_dims * logf(n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
 }
 
+/* A ROPE node's angles: what the cos/sin of a token's pairs depend on. */
+typedef struct rope_params {
+    int mode, hd, n_rot;
+    float theta_scale, freq_scale, ext, mscale, corr[2];
+} rope_params;
+
+static rope_params rope_of(const cpu_state *s, const tf_node *nd)
+{
+    const tf_hparams *hp = &s->c->m->hp;
+    rope_params r = {.mode = nd->ip[0], .hd = nd->ip[1], .n_rot = nd->ip[3],
+                     .freq_scale = hp->rope_freq_scale, .mscale = 1.0f};
+    r.theta_scale = powf(hp->rope_base, -2.0f / r.n_rot);
+    if (hp->rope_scaling == TF_ROPE_SCALING_YARN) {
+        r.ext = hp->yarn_ext_factor;
+        r.mscale = hp->yarn_attn_factor;
+        r.corr[0] = fmaxf(0, floorf(yarn_corr_dim(r.n_rot, hp->yarn_orig_ctx, hp->yarn_beta_fast, hp->rope_base)));
+        r.corr[1] = fminf(r.n_rot - 1, ceilf(yarn_corr_dim(r.n_rot, hp->yarn_orig_ctx, hp->yarn_beta_slow, hp->rope_base)));
+    }
+    return r;
+}
+
+/* cos and sin of each pair's angle at position pos, into cs[n_rot]. */
+static void rope_angles(const rope_params *r, int64_t pos, float *cs)
+{
+    float theta = (float)pos;
+    for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
+        float interp = r->freq_scale * theta, th_used = interp, ms = r->mscale;
+        if (r->ext != 0.0f) {
+            float mix = yarn_ramp(r->corr[0], r->corr[1], i0) * r->ext;
+            th_used = interp * (1 - mix) + theta * mix;
+            ms *= 1.0f + 0.1f * logf(1.0f / r->freq_scale);
+        }
+        cs[i0] = cosf(th_used) * ms;
+        cs[i0 + 1] = sinf(th_used) * ms;
+        theta *= r->theta_scale;
+    }
+}
+
+/* One head of hd values rotated by the angles cs (dst may be src). */
+static void rope_head(const rope_params *r, const float *cs, const float *src, float *dst)
+{
+    for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
+        float c = cs[i0], sn = cs[i0 + 1];
+        int a = r->mode == TF_ROPE_NEOX ? i0 / 2 : i0;
+        int b = r->mode == TF_ROPE_NEOX ? i0 / 2 + r->n_rot / 2 : i0 + 1;
+        float x0 = src[a], x1 = src[b];
+        dst[a] = x0 * c - x1 * sn;
+        dst[b] = x0 * sn + x1 * c;
+    }
+    for (int i = r->n_rot; i < r->hd; i++) dst[i] = src[i];
+}
+
 static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
                     int ith, int nth)
 {
-    const tf_hparams *hp = &s->c->m->hp;
-    int mode = nd->ip[0], hd = nd->ip[1], nh = nd->ip[2], n_rot = nd->ip[3];
-    float theta_scale = powf(hp->rope_base, -2.0f / n_rot);
-    float freq_scale = hp->rope_freq_scale, ext = 0.0f, mscale = 1.0f;
-    float corr[2] = {0, 0};
-    if (hp->rope_scaling == TF_ROPE_SCALING_YARN) {
-        ext = hp->yarn_ext_factor;
-        mscale = hp->yarn_attn_factor;
-        corr[0] = fmaxf(0, floorf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_fast, hp->rope_base)));
-        corr[1] = fminf(n_rot - 1, ceilf(yarn_corr_dim(n_rot, hp->yarn_orig_ctx, hp->yarn_beta_slow, hp->rope_base)));
-    }
-    /* cos and sin of each pair's angle at the token's position, computed
-     * once per token for all its heads (this thread's scratch). */
+    rope_params r = rope_of(s, nd);
+    int nh = nd->ip[2];
+    /* The angles are computed once per token for all its heads (this
+     * thread's scratch). */
     float *cs = s->scratch + (size_t)ith * s->scratch_stride;
     int64_t lo, hi, cs_t = -1;
     tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
     for (int64_t th = lo; th < hi; th++) {
         int64_t t = th / nh, h = th % nh;
-        const float *src = x + t * nd->ne0 + h * hd;
-        float *dst = out + t * nd->ne0 + h * hd;
-        if (t != cs_t) {
-            float theta = (float)(s->run->n_past + t);
-            for (int i0 = 0; i0 < n_rot; i0 += 2) {
-                float interp = freq_scale * theta, th_used = interp, ms = mscale;
-                if (ext != 0.0f) {
-                    float mix = yarn_ramp(corr[0], corr[1], i0) * ext;
-                    th_used = interp * (1 - mix) + theta * mix;
-                    ms *= 1.0f + 0.1f * logf(1.0f / freq_scale);
-                }
-                cs[i0] = cosf(th_used) * ms;
-                cs[i0 + 1] = sinf(th_used) * ms;
-                theta *= theta_scale;
-            }
-            cs_t = t;
-        }
-        for (int i0 = 0; i0 < n_rot; i0 += 2) {
-            float c = cs[i0], sn = cs[i0 + 1];
-            int a = mode == TF_ROPE_NEOX ? i0 / 2 : i0;
-            int b = mode == TF_ROPE_NEOX ? i0 / 2 + n_rot / 2 : i0 + 1;
-            float x0 = src[a], x1 = src[b];
-            dst[a] = x0 * c - x1 * sn;
-            dst[b] = x0 * sn + x1 * c;
-        }
-        for (int i = n_rot; i < hd; i++) dst[i] = src[i];
+        if (t != cs_t)
+            rope_angles(&r, s->run->n_past + t, cs);
+        cs_t = t;
+        rope_head(&r, cs, x + t * nd->ne0 + h * r.hd, out + t * nd->ne0 + h * r.hd);
     }
 }
 
@@ -177,12 +198,10 @@ static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const floa
     }
 }
 
-/* Store the batch's K and V, then tiled attention (attn.c) over the cache. */
-static void op_attn(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
+/* Tiled attention (attn.c) of nd's queries over layer nd->il's cache. */
+static void attend(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
 {
     const tf_hparams *hp = &s->c->m->hp;
-    store_kv(s, nd, tf_cpu_node_out(s, nd->src[1]), tf_cpu_node_out(s, nd->src[2]), T, ith, nth);
-    tf_pool_barrier(s->pool);
     tf_attn a = {
         .q = tf_cpu_node_out(s, nd->src[0]), .q_stride = (size_t)nd->ne0,
         .k = s->k_cache[nd->il], .v = s->v_cache[nd->il], .row_bytes = s->kv_row_bytes,
@@ -191,6 +210,80 @@ static void op_attn(cpu_state *s, const tf_node *nd, float *out, int32_t T, int 
         .out = out, .out_stride = (size_t)nd->ne0,
     };
     tf_attn_run(&a, s->scratch + (size_t)ith * s->scratch_stride, ith, nth);
+}
+
+/* Store the batch's K and V, then attention. */
+static void op_attn(cpu_state *s, const tf_node *nd, float *out, int32_t T, int ith, int nth)
+{
+    store_kv(s, nd, tf_cpu_node_out(s, nd->src[1]), tf_cpu_node_out(s, nd->src[2]), T, ith, nth);
+    tf_pool_barrier(s->pool);
+    attend(s, nd, out, T, ith, nth);
+}
+
+/* Whether nodes i, i+1, i+2 are ROPE(q), ROPE(k), ATTN(q, k, v) with the
+ * same angles and the rotated k read by nothing else: then they run as one
+ * step (op_rope_attn). */
+static bool rope_attn_at(const tf_graph *g, int i)
+{
+    if (i + 2 >= g->n)
+        return false;
+    const tf_node *rq = &g->nodes[i], *rk = &g->nodes[i + 1], *at = &g->nodes[i + 2];
+    if (rq->op != TF_OP_ROPE || rk->op != TF_OP_ROPE || at->op != TF_OP_ATTN ||
+        at->src[0] != i || at->src[1] != i + 1 || rq->ip[0] != rk->ip[0] ||
+        rq->ip[1] != rk->ip[1] || rq->ip[3] != rk->ip[3])
+        return false;
+    for (int j = 0; j < g->n; j++)
+        for (int k = 0; k < 3; k++)
+            if (g->nodes[j].src[k] == i + 1 && j != i + 2)
+                return false;
+    return true;
+}
+
+/* ROPE(q), ROPE(k) and ATTN as one step: each thread rotates its share of
+ * the batch's heads, q heads into the q rope's output, k heads straight
+ * into the layer's cache (with the v head beside each), so rotated keys
+ * make no trip through the arena and the step has one barrier before the
+ * attention instead of three.  Every value is computed as op_rope and
+ * store_kv compute it. */
+static void op_rope_attn(cpu_state *s, int i, int32_t T, int ith, int nth)
+{
+    const tf_graph *g = &s->c->graph;
+    const tf_node *rq = &g->nodes[i], *rk = &g->nodes[i + 1], *at = &g->nodes[i + 2];
+    rope_params r = rope_of(s, rq);
+    int nq = rq->ip[2], nh = nq + rk->ip[2];
+    const float *q = tf_cpu_node_out(s, rq->src[0]), *k = tf_cpu_node_out(s, rk->src[0]);
+    const float *v = tf_cpu_node_out(s, at->src[2]);
+    int64_t v_ne0 = g->nodes[at->src[2]].ne0;
+    float *qo = tf_cpu_node_out(s, i);
+    float *cs = s->scratch + (size_t)ith * s->scratch_stride, *tmp = cs + r.hd;
+    const tf_type_kernels *h16 = tf_kernels_of(TF_TYPE_F16);
+    size_t head_bytes = (size_t)r.hd * (s->kv_f16 ? 2 : 4);
+    int64_t lo, hi, cs_t = -1;
+    tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
+    for (int64_t th = lo; th < hi; th++) {
+        int64_t t = th / nh, h = th % nh;
+        if (t != cs_t)
+            rope_angles(&r, s->run->n_past + t, cs);
+        cs_t = t;
+        if (h < nq) {
+            rope_head(&r, cs, q + t * rq->ne0 + h * r.hd, qo + t * rq->ne0 + h * r.hd);
+            continue;
+        }
+        h -= nq;
+        size_t row = (size_t)(s->run->n_past + t) * s->kv_row_bytes + (size_t)h * head_bytes;
+        uint8_t *kd = (uint8_t *)s->k_cache[at->il] + row, *vd = (uint8_t *)s->v_cache[at->il] + row;
+        const float *ks = k + t * rk->ne0 + h * r.hd, *vs = v + t * v_ne0 + h * r.hd;
+        if (s->kv_f16) {
+            rope_head(&r, cs, ks, tmp);
+            h16->from_float(tmp, kd, r.hd);
+            h16->from_float(vs, vd, r.hd);
+        } else {
+            rope_head(&r, cs, ks, (float *)kd);
+            memcpy(vd, vs, head_bytes);
+        }
+    }
+    tf_pool_barrier(s->pool);
+    attend(s, at, tf_cpu_node_out(s, i + 2), T, ith, nth);
 }
 
 /* ---- the node loop --------------------------------------------------- */
@@ -236,6 +329,9 @@ static void run_graph(void *arg, int ith, int nth)
         if (g->nodes[i].op == TF_OP_MATMUL) {
             tf_cpu_matmul_step(s, i, T, ith, nth);
             i += st->n + (st->after >= 0);
+        } else if (st->rope_attn) {
+            op_rope_attn(s, i, T, ith, nth);
+            i += 3;
         } else {
             run_node(s, i, ith, nth);
             i++;
@@ -414,8 +510,8 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     s->moe_buf = malloc((moe_floats ? moe_floats : 16) * sizeof(float));
     s->moe_route = malloc((route_ints ? route_ints : 16) * sizeof(int32_t));
     s->scratch_stride = tf_attn_scratch_floats(hp->head_dim);
-    if (s->scratch_stride < (size_t)hp->head_dim) /* rope's cos/sin table */
-        s->scratch_stride = (size_t)hp->head_dim;
+    if (s->scratch_stride < 2 * (size_t)hp->head_dim) /* rope's angles and one k head */
+        s->scratch_stride = 2 * (size_t)hp->head_dim;
     s->scratch = malloc(s->scratch_stride * (size_t)tf_pool_size(s->pool) * sizeof(float));
     s->steps = malloc((size_t)(c->graph.n ? c->graph.n : 1) * sizeof *s->steps);
     /* Private rows (cpu_step): up to TF_CPU_PRIV_MAX of the widest input,
@@ -453,6 +549,8 @@ static tf_status cpu_init(tf_context *c, char *err, size_t errlen)
     }
     pack_weights(c, s->pool);
     tf_cpu_plan_steps(s, &c->graph);
+    for (int i = 0; i < c->graph.n; i++)
+        s->steps[i].rope_attn = rope_attn_at(&c->graph, i);
     return TF_OK;
 oom:
     tf_errf(err, errlen, "out of memory allocating the CPU backend's buffers (KV cache %zu bytes/layer)",

@@ -13,7 +13,8 @@
 #define TF_CPU_PRIV_MAX 4
 #define TF_CPU_MAX_FUSED 4 /* matmuls one step runs at most */
 
-/* One pass of the node loop from a matmul node (planned once, at init):
+/* One pass of the node loop from a matmul node (planned once, at init;
+ * rope_attn marks the other kind of step, backend_cpu.c op_rope_attn):
  * the matmuls of one input run together, the node after them (a residual
  * ADD or the SWIGLU of gate and up) is done row by row by the thread that
  * computed those rows, and with few tokens (TF_CPU_PRIV_MAX, fewer than
@@ -24,6 +25,7 @@ typedef struct cpu_step {
     int norm;    /* RMS_NORM node whose output only they read (-1: none) */
     int after;   /* ADD or SWIGLU node computed in the step (-1: none) */
     bool folded; /* this RMS_NORM is left to the next step's threads */
+    bool rope_attn; /* this ROPE, the next and an ATTN run as one step */
     /* How its rows are shared (backend_cpu_mm.c): 16-row units of each
      * matmul, in all (gate and up counted once when pair), claimed chunk
      * units at a time. */
