@@ -129,7 +129,7 @@ int main(int argc, char **argv)
          * same floats the rows came from would not matter: speed only). */
         uint8_t *wp = NULL, *ap = NULL;
         size_t aps = 0;
-        if (tf_pack_supported(t)) {
+        if (tf_pack_supported(t, n)) {
             wp = xmalloc(ws * 4096);
             for (int g = 0; g < 4096 / TF_PACK_ROWS; g++)
                 tf_pack_rows(t, w + (size_t)g * TF_PACK_ROWS * ws, ws, n, wp + (size_t)g * TF_PACK_ROWS * ws);

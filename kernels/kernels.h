@@ -141,12 +141,21 @@ const tf_type_kernels *tf_kernels_ref_of(uint32_t id);
  * fast).  A group takes exactly TF_PACK_ROWS row sizes of bytes.  Q8_0 words
  * are stored with the sign bit flipped (q + 128, so the kernels can use
  * unsigned x signed byte products); Q6_K's words are put in the order its
- * kernel reads them (ref_pack.c).  The layout is the same on every level;
- * the kernels using it are per level (pack_gemm). */
+ * kernel reads them (ref_pack.c).  F16 (n a multiple of 16) is laid out for
+ * float kernels that keep 16 lanes per row instead: chunks of 16 columns,
+ * blocks of 32 chunks, and within a block the chunks of rows 0-3, then of
+ * rows 4-7, ... (pack.h), so decoding reads one stream while it computes
+ * all 16 rows (rows read side by side from the file's layout are streams a
+ * page apart, which measured half as fast from memory) and a prompt tile
+ * of 4 rows reads one 4 KB run per block (a quad's chunks side by side in
+ * 512-byte chunks measured 10% slower: they fell into a quarter of the L1
+ * cache's sets); its product is the AVX-512 row kernel's, bit for bit.  The layout is the same on every level; the kernels using it are
+ * per level (pack_gemm). */
 #define TF_PACK_ROWS 16
 
-/* Whether type has a packed layout at all (pack_gemm may still be NULL). */
-bool tf_pack_supported(uint32_t type);
+/* Whether rows of n elements of type have a packed layout (pack_gemm may
+ * still be NULL). */
+bool tf_pack_supported(uint32_t type, int64_t n);
 
 /* Packs TF_PACK_ROWS rows of n elements (src, rows stride bytes apart) into
  * dst (TF_PACK_ROWS * tf_row_size(type, n) bytes). */
@@ -154,13 +163,15 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
 
 /* The packed products' activation format: bytes of a row of n elements, and
  * the quantizer (the same values as the vec_dot_type's quantizer; Q4_0 and
- * Q8_0 add each block's integer sum, the K-quants use Q8_K as it is). */
+ * Q8_0 add each block's integer sum, the K-quants use Q8_K as it is, F16
+ * is F16). */
 size_t tf_pack_act_row_size(uint32_t type, int64_t n);
 void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n);
 
 /* The portable product over packed weights: unpacks each block and calls
- * the reference vec_dot on it.  The oracle the SIMD pack_gemm entries are
- * tested against (bit for bit); not installed in any table. */
+ * the reference vec_dot on it (F16: the AVX-512 row kernel's arithmetic,
+ * in C).  The oracle the SIMD pack_gemm entries are tested against (bit
+ * for bit); not installed in any table. */
 void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const void *a,
                       size_t a_stride, int na, float *out, size_t out_stride);
 

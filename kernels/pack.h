@@ -35,4 +35,18 @@ typedef struct {
 
 _Static_assert(sizeof(tf_block_q8_Ks) == 356, "q8_Ks layout");
 
+/* Packed F16 (kernels.h): columns in chunks of 16 (one 16-lane vector per
+ * row), chunks in blocks of up to 32 (512 columns), and a block holds its
+ * chunks row quad by row quad: quad q of block b is cb x 4 rows x 32 bytes,
+ * chunk after chunk, where cb is the block's chunk count (32 but for the
+ * last).  Byte offset of row r's chunk c in a group of nc chunks: */
+#define TF_F16_CHUNK 16
+#define TF_F16_BLOCK 32
+static inline size_t tf_f16_pack_off(int64_t c, int r, int64_t nc)
+{
+    int64_t b = c / TF_F16_BLOCK, c0 = b * TF_F16_BLOCK;
+    int64_t cb = nc - c0 < TF_F16_BLOCK ? nc - c0 : TF_F16_BLOCK;
+    return (size_t)(c0 * 16 * 32 + (r / 4) * cb * 128 + (c - c0) * 128 + (r % 4) * 32);
+}
+
 #endif

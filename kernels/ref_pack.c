@@ -5,8 +5,14 @@
  * Packing is a pure byte permutation (plus Q8_0's sign flip), so the
  * unpacked block is the file's block byte for byte and the portable product
  * is the reference dot exactly; the SIMD kernels must match it bit for bit.
+ * F16 has no blocks: its packed product is defined as the AVX-512 row
+ * kernel's (16 lanes of fused multiply-adds, then one fixed reduction),
+ * so packing changes no result on the level that packs it.
  */
+#include <math.h>
+
 #include "pack.h"
+
 
 /* Each type's half-float scale fields are contiguous at the start or the
  * end of its block, so the other bytes - the words - are one run. */
@@ -46,13 +52,53 @@ static const pack_info *info_of(uint32_t type)
     return NULL;
 }
 
-bool tf_pack_supported(uint32_t type) { return info_of(type) != NULL; }
+bool tf_pack_supported(uint32_t type, int64_t n)
+{
+    if (type == TF_TYPE_F16)
+        return n > 0 && n % TF_F16_CHUNK == 0;
+    return info_of(type) != NULL;
+}
+
+/* F16 (pack.h): each row's chunks of 16 columns where tf_f16_pack_off says. */
+static void pack_f16(const uint8_t *src, size_t stride, int64_t n, uint8_t *dst)
+{
+    int64_t nc = n / TF_F16_CHUNK;
+    for (int64_t c = 0; c < nc; c++)
+        for (int r = 0; r < TF_PACK_ROWS; r++)
+            memcpy(dst + tf_f16_pack_off(c, r, nc), src + r * stride + 2 * TF_F16_CHUNK * c,
+                   2 * TF_F16_CHUNK);
+}
+
+/* The packed F16 product of one row and one activation row: the AVX-512
+ * row kernel's arithmetic in C - lane j sums elements j, j + 16, ... with
+ * fused multiply-adds, then the lanes are added pairwise (8 apart, 4, 2,
+ * then 1), as hsum16 does (x86_avx512.h). */
+static float dot_f16_lanes(const uint8_t *g, int r, const uint16_t *a, int64_t n)
+{
+    float l[16] = {0};
+    int64_t nc = n / TF_F16_CHUNK;
+    for (int64_t c = 0; c < nc; c++) {
+        const uint8_t *w = g + tf_f16_pack_off(c, r, nc);
+        for (int j = 0; j < 16; j++) {
+            uint16_t h;
+            memcpy(&h, w + 2 * j, 2);
+            l[j] = fmaf(tf_h2f(h), tf_h2f(a[c * TF_F16_CHUNK + j]), l[j]);
+        }
+    }
+    for (int j = 0; j < 8; j++) l[j] += l[j + 8];
+    for (int j = 0; j < 4; j++) l[j] += l[j + 4];
+    l[0] += l[2];
+    l[1] += l[3];
+    return l[0] + l[1];
+}
 
 static int n_words(const pack_info *pi) { return (int)(pi->bytes - 2u * pi->n_half) / 4; }
 
 void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void *dst)
 {
     const pack_info *pi = info_of(type);
+    if (type == TF_TYPE_F16 && tf_pack_supported(type, n))
+        pack_f16(src, stride, n, dst);
     if (!pi)
         return;
     int nw = n_words(pi);
@@ -93,6 +139,8 @@ static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t b, int r
 
 size_t tf_pack_act_row_size(uint32_t type, int64_t n)
 {
+    if (type == TF_TYPE_F16)
+        return (size_t)n * 2;
     if (type == TF_TYPE_Q4_0 || type == TF_TYPE_Q8_0)
         return (size_t)(n / TF_QK) * sizeof(tf_block_q8_0s);
     return (size_t)(n / TF_QK_K) * sizeof(tf_block_q8_Ks);
@@ -122,6 +170,10 @@ static void act_q8_Ks(uint32_t type, const float *x, tf_block_q8_Ks *o, int64_t 
 
 void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
 {
+    if (type == TF_TYPE_F16) {
+        tf_kernels_of(TF_TYPE_F16)->from_float(x, dst, n);
+        return;
+    }
     if (type != TF_TYPE_Q4_0 && type != TF_TYPE_Q8_0) {
         act_q8_Ks(type, x, dst, n);
         return;
@@ -144,6 +196,15 @@ void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
 void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const void *a,
                       size_t as, int na, float *out, size_t os)
 {
+    if (type == TF_TYPE_F16 && tf_pack_supported(type, n)) {
+        for (int g = 0; g < ng; g++)
+            for (int r = 0; r < TF_PACK_ROWS; r++)
+                for (int t = 0; t < na; t++)
+                    out[(size_t)t * os + (size_t)g * TF_PACK_ROWS + r] =
+                        dot_f16_lanes((const uint8_t *)wp + (size_t)g * TF_PACK_ROWS * 2 * (size_t)n, r,
+                                      (const uint16_t *)((const uint8_t *)a + (size_t)t * as), n);
+        return;
+    }
     const pack_info *pi = info_of(type);
     const tf_type_kernels *ref = tf_kernels_ref_of(type);
     if (!pi || !ref)

@@ -284,6 +284,20 @@ static void from_float_q8_0(const float *src, void *dst, int64_t n)
         b[i].d = tf_f2h(quant_block32(src, b[i].qs, &sum));
 }
 
+/* F16C's conversion rounds to nearest even like tf_f2h, subnormals and
+ * overflow to infinity included, and keeps a NaN's top payload bits with
+ * the quiet bit set, as tf_f2h does: the same bits for every input. */
+static void from_float_f16(const float *src, void *dst, int64_t n)
+{
+    uint16_t *h = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        h[i] = tf_f2h(src[i]);
+}
+
 static void from_float_q8_1(const float *src, void *dst, int64_t n)
 {
     tf_block_q8_1 *b = dst;
@@ -367,6 +381,7 @@ void TF_X86_INSTALL()(tf_type_kernels *t)
     t[TF_TYPE_Q8_0].from_float = from_float_q8_0;
     t[TF_TYPE_Q8_1].from_float = from_float_q8_1;
     t[TF_TYPE_Q8_K].from_float = from_float_q8_K;
+    t[TF_TYPE_F16].from_float = from_float_f16;
 }
 
 #if defined(__clang__)

@@ -1,5 +1,5 @@
 /* x86_avx512_pack.c - AVX-512 VNNI products over packed weights (kernels.h,
- * "Packed weights") for Q4_0, Q8_0, Q4_K and Q6_K.
+ * "Packed weights") for Q4_0, Q8_0, Q4_K and Q6_K, and F16's FMA products.
  *
  * A 64-byte word chunk of a packed block holds the same 4 weight bytes of
  * 16 rows, so one dpbusd against an activation word broadcast to every
@@ -269,12 +269,97 @@ DEF_PACK(q8_0, q8_0_tile, TF_QK, Q8_0_COL, 8, CASES8(q8_0_tile))
 DEF_PACK(q4_K, q4_K_tile, TF_QK_K, Q4_K_COL, 4, CASES4(q4_K_tile))
 DEF_PACK(q6_K, q6_K_tile, TF_QK_K, Q6_K_COL, 4, CASES4(q6_K_tile))
 
+/* ---- F16: 16 lanes per row, the row kernel's chains -------------------
+ * Each (row, token) keeps the row kernel's accumulator (lane j: elements
+ * j, j + 16, ...) and its hsum16, so results equal vec_dot_f16 of
+ * x86_avx512.c bit for bit.  Decoding computes all 16 rows of a group in
+ * one pass that reads the group front to back (16 chains in registers);
+ * prompts take one row quad x 6 tokens at a time (24 accumulators, 10
+ * conversions per 24 FMAs, as the row kernels' 6 x 4 tiles), reading the
+ * quad's 4 KB run of each block (pack.h). */
+#define F16_NT 6
+#define F16_ACT_BYTES (256u << 10)
+
+TF_ALWAYS void f16_rows16(int64_t nc, const uint8_t *w, const uint8_t *a, float *out)
+{
+    __m512 acc[16];
+    TF_UNROLL for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t c0 = 0; c0 < nc; c0 += TF_F16_BLOCK) {
+        int64_t cb = nc - c0 < TF_F16_BLOCK ? nc - c0 : TF_F16_BLOCK;
+        const uint8_t *wb = w + c0 * 512, *ab = a + 32 * c0;
+        TF_UNROLL for (int q = 0; q < 4; q++) {
+            const uint8_t *wq = wb + q * cb * 128;
+            for (int64_t c = 0; c < cb; c++) {
+                __m512 x = halves(ab + 32 * c);
+                TF_UNROLL for (int r = 0; r < 4; r++)
+                    acc[4 * q + r] = _mm512_fmadd_ps(halves(wq + 128 * c + 32 * r), x, acc[4 * q + r]);
+            }
+        }
+    }
+    TF_UNROLL for (int r = 0; r < 16; r++) out[r] = hsum16(acc[r]);
+}
+
+TF_ALWAYS void f16_quad(int64_t nc, const uint8_t *w, int q, const uint8_t *a, size_t as,
+                        float *out, size_t os, const int NT)
+{
+    __m512 acc[4][F16_NT];
+    TF_UNROLL for (int r = 0; r < 4; r++)
+        TF_UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t c0 = 0; c0 < nc; c0 += TF_F16_BLOCK) {
+        int64_t cb = nc - c0 < TF_F16_BLOCK ? nc - c0 : TF_F16_BLOCK;
+        const uint8_t *wq = w + c0 * 512 + q * cb * 128, *ab = a + 32 * c0;
+        for (int64_t c = 0; c < cb; c++) {
+            __m512 x[F16_NT];
+            TF_UNROLL for (int t = 0; t < NT; t++) x[t] = halves(ab + t * as + 32 * c);
+            TF_UNROLL for (int r = 0; r < 4; r++) {
+                __m512 v = halves(wq + 128 * c + 32 * r);
+                TF_UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(v, x[t], acc[r][t]);
+            }
+        }
+    }
+    TF_UNROLL for (int r = 0; r < 4; r++)
+        TF_UNROLL for (int t = 0; t < NT; t++) out[t * os + 4 * q + r] = hsum16(acc[r][t]);
+}
+
+#define QCASE(k) case k: f16_quad(nc, w, q, at, as, o, os, k); break;
+
+static void pgemm_f16(int64_t n, const void *wp, int ng, const void *a, size_t as, int na,
+                      float *out, size_t os)
+{
+    int64_t nc = n / TF_F16_CHUNK;
+    size_t gb = (size_t)n * 2 * PR;
+    if (na < F16_NT) { /* decoding: every group read once per token, front to back */
+        for (int t = 0; t < na; t++)
+            for (int g = 0; g < ng; g++)
+                f16_rows16(nc, (const uint8_t *)wp + (size_t)g * gb, (const uint8_t *)a + (size_t)t * as,
+                           out + (size_t)t * os + (size_t)g * PR);
+        return;
+    }
+    int tb = as ? (int)(F16_ACT_BYTES / as) : na;
+    tb = tb < F16_NT ? F16_NT : tb / F16_NT * F16_NT;
+    for (int g = 0; g < ng; g++) {
+        const uint8_t *w = (const uint8_t *)wp + (size_t)g * gb;
+        for (int t0 = 0; t0 < na; t0 += tb) {
+            int t1 = na - t0 < tb ? na : t0 + tb;
+            for (int q = 0; q < 4; q++)
+                for (int t = t0; t < t1; t += F16_NT) {
+                    const uint8_t *at = (const uint8_t *)a + (size_t)t * as;
+                    float *o = out + (size_t)t * os + (size_t)g * PR;
+                    switch (t1 - t < F16_NT ? t1 - t : F16_NT) {
+                        QCASE(1) QCASE(2) QCASE(3) QCASE(4) QCASE(5) QCASE(6)
+                    }
+                }
+        }
+    }
+}
+
 void tf_kernels_install_avx512_pack(tf_type_kernels *t)
 {
     t[TF_TYPE_Q4_0].pack_gemm = pgemm_q4_0;
     t[TF_TYPE_Q8_0].pack_gemm = pgemm_q8_0;
     t[TF_TYPE_Q4_K].pack_gemm = pgemm_q4_K;
     t[TF_TYPE_Q6_K].pack_gemm = pgemm_q6_K;
+    t[TF_TYPE_F16].pack_gemm = pgemm_f16;
 }
 
 #if defined(__clang__)

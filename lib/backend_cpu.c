@@ -414,7 +414,7 @@ static pthread_mutex_t g_pack_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool packable(const tf_weight *w)
 {
     const tf_type_kernels *k = tf_kernels_of(w->type);
-    return k && k->pack_gemm && tf_pack_supported(w->type) && w->ne[1] % TF_PACK_ROWS == 0 &&
+    return k && k->pack_gemm && tf_pack_supported(w->type, w->ne[0]) && w->ne[1] % TF_PACK_ROWS == 0 &&
            w->ne[2] == 1 && w->ne[3] == 1;
 }
 

@@ -84,16 +84,18 @@ static bool use_blas(const cpu_state *s, const tf_weight *w, int32_t T)
 }
 
 /* The activation format w's product of T tokens reads: OpenBLAS the F32
- * rows as they are (-2), a packed product its type's own (-1 - type: the
- * vec_dot_type with terms of its block sums, kernels/pack.h), everything
- * else the type's vec_dot_type (>= 0).  Matmuls of one input in different
- * formats quantize it once per format. */
+ * rows as they are (KIND_BLAS), a packed product its type's own
+ * (KIND_PACKED(type): the vec_dot_type with terms of its block sums,
+ * kernels/pack.h), everything else the type's vec_dot_type (>= 0).
+ * Matmuls of one input in different formats quantize it once per format. */
+#define KIND_BLAS (-1)
+#define KIND_PACKED(type) (-2 - (int)(type))
 static int act_kind(const cpu_state *s, const tf_weight *w, int32_t T)
 {
     if (use_blas(s, w, T))
-        return -2;
+        return KIND_BLAS;
     if (tf_cpu_use_packed(w))
-        return -1 - (int)w->type; /* the format differs per type */
+        return KIND_PACKED(w->type); /* the format differs per type */
     return (int)tf_kernels_of(w->type)->vec_dot_type;
 }
 
@@ -110,12 +112,12 @@ static const void *convert_act(int kind, uint32_t wtype, const float *x, int64_t
                                uint8_t *buf, size_t *rb, bool priv, int ith, int nth)
 {
     *rb = (size_t)K * sizeof(float);
-    if (kind == -2 || kind == TF_TYPE_F32)
+    if (kind == KIND_BLAS || kind == TF_TYPE_F32)
         return x;
     int64_t lo = 0, hi = T;
     if (!priv)
         tf_cpu_split(T, ith, nth, &lo, &hi);
-    bool packed = kind < -2;
+    bool packed = kind <= KIND_PACKED(0);
     const tf_type_kernels *qk = packed ? NULL : tf_kernels_of((uint32_t)kind);
     *rb = packed ? tf_pack_act_row_size(wtype, K) : tf_row_size((uint32_t)kind, K);
     for (int64_t t = lo; t < hi; t++) {
@@ -155,12 +157,12 @@ static void matmul_rows(cpu_state *s, const tf_node *nd, const void *act, size_t
                         int32_t T, int64_t lo, int64_t hi, int ith)
 {
     const tf_weight *w = nd->w;
-    if (tf_cpu_use_packed(w)) /* quantized types only: never BLAS */
+    if (use_blas(s, w, T)) /* from the file's rows, packed or not */
+        blas_rows(s, nd, act, out, T, lo, hi, ith);
+    else if (tf_cpu_use_packed(w))
         tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + (size_t)lo * w->row_bytes,
                                           (int)((hi - lo) / TF_PACK_ROWS), act, rb, T, out + lo,
                                           (size_t)nd->ne0);
-    else if (use_blas(s, w, T))
-        blas_rows(s, nd, act, out, T, lo, hi, ith);
     else
         dot_rows(w, act, rb, lo, hi, T, out, nd->ne0);
     if (nd->w2)
@@ -293,7 +295,7 @@ void tf_cpu_matmul_step(cpu_state *s, int first, int32_t T, int ith, int nth)
     for (int k = 0; k < st->n; k++) {
         const tf_weight *wk = w.nd[k].w;
         kinds[k] = act_kind(s, wk, T);
-        blas |= kinds[k] == -2;
+        blas |= kinds[k] == KIND_BLAS;
         int same = 0;
         while (same < k && kinds[same] != kinds[k])
             same++;
@@ -439,7 +441,7 @@ void tf_cpu_plan_steps(cpu_state *s, const tf_graph *g)
 static size_t act_row_max(const tf_weight *w)
 {
     size_t row = tf_row_size(tf_kernels_of(w->type)->vec_dot_type, w->ne[0]);
-    if (tf_pack_supported(w->type) && tf_pack_act_row_size(w->type, w->ne[0]) > row)
+    if (tf_pack_supported(w->type, w->ne[0]) && tf_pack_act_row_size(w->type, w->ne[0]) > row)
         row = tf_pack_act_row_size(w->type, w->ne[0]);
     return row;
 }

@@ -332,6 +332,9 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
 {
     const tf_type_kernels *k = tf_kernels_level_of(lv, type), *ref = tf_kernels_ref_of(type);
     uint32_t vdt = ref->vec_dot_type;
+    /* F16's packed product is defined as the AVX-512 row kernel's (kernels.h);
+     * without AVX-512 only the packed products are compared. */
+    const tf_type_kernels *oracle = type == TF_TYPE_F16 ? tf_kernels_level_of("avx512", type) : ref;
     int nw = ng * TF_PACK_ROWS;
     size_t wrow = tf_row_size(type, n), ws = wrow + 8, arow = tf_row_size(vdt, n);
     size_t pas = tf_pack_act_row_size(type, n) + 40; /* padded act stride */
@@ -368,8 +371,8 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
     tf_ref_pack_gemm(type, n, pw, ng, pa, pas, na, ro, os);
     for (int t = 0; t < na; t++) {
         for (int r = 0; r < nw; r++) {
-            float want = ref->vec_dot(n, w + r * ws, a + t * arow);
             float got = out[t * os + r], gref = ro[t * os + r];
+            float want = oracle ? oracle->vec_dot(n, w + r * ws, a + t * arow) : gref;
             if (memcmp(&gref, &want, 4) != 0 || (k && k->pack_gemm && memcmp(&got, &want, 4) != 0))
                 fail_msg("%s %s packed n=%lld %dx%d%s: [%d,%d] %.9g (portable %.9g), vec_dot %.9g",
                          lv, tf_type_name(type), (long long)n, nw, na, bits ? " bits" : "", r, t,
@@ -385,14 +388,14 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
 static void test_packed(void **state)
 {
     (void)state;
-    static const uint32_t pt[] = {TF_TYPE_Q4_0, TF_TYPE_Q8_0, TF_TYPE_Q4_K, TF_TYPE_Q6_K};
+    static const uint32_t pt[] = {TF_TYPE_Q4_0, TF_TYPE_Q8_0, TF_TYPE_Q4_K, TF_TYPE_Q6_K, TF_TYPE_F16};
     static const int na[] = {1, 3, 4, 5, 8, 9, 13};
     uint64_t s = 7;
     int simd = 0;
     for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++)
-        assert_true(tf_pack_supported(pt[i]));
-    assert_false(tf_pack_supported(TF_TYPE_F16));
-    assert_false(tf_pack_supported(TF_TYPE_Q4_1));
+        assert_true(tf_pack_supported(pt[i], 256));
+    assert_false(tf_pack_supported(TF_TYPE_F16, 24)); /* F16: whole chunks of 16 */
+    assert_false(tf_pack_supported(TF_TYPE_Q4_1, 256));
     for (int l = 0; l < N_LEVELS; l++)
         for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++) {
             const tf_type_kernels *k = tf_kernels_level_of(k_levels[l], pt[i]);
@@ -403,10 +406,17 @@ static void test_packed(void **state)
             simd += k->pack_gemm != NULL;
             int64_t b = blck(pt[i]);
             int64_t ns[3] = {b, 3 * b, b == 32 ? 66 * b : 9 * b};
+            bool f16 = pt[i] == TF_TYPE_F16;
+            if (f16) { /* one chunk; a block and a chunk; two blocks and 3 chunks */
+                ns[0] = 16;
+                ns[1] = 16 * 33;
+                ns[2] = 16 * 67;
+            }
             for (int j = 0; j < 3; j++)
                 for (size_t m = 0; m < sizeof na / sizeof na[0]; m++) {
                     check_pack(k_levels[l], pt[i], ns[j], 1 + (int)(m % 3), na[m], false, &s);
-                    check_pack(k_levels[l], pt[i], ns[j], 1, na[m], true, &s);
+                    if (!f16) /* random F16 bytes would be NaNs and infinities */
+                        check_pack(k_levels[l], pt[i], ns[j], 1, na[m], true, &s);
                 }
         }
     printf("  packed products == reference vec_dot: %d SIMD (level, type) pairs\n", simd);
@@ -429,6 +439,10 @@ static void test_quantizers(void **state)
      * put them in activations): whatever the rule, levels agree */
     x[520] = NAN; x[1030] = INFINITY; x[1040] = -INFINITY;
     for (int j = 1536; j < 1568; j++) x[j] = NAN;
+    /* F16's edges: subnormal halves and their ties, the overflow boundary */
+    static const float edge[] = {6e-8f, 2.98e-8f, 5.96046448e-8f * 1.5f, 6.1e-5f, -3e-7f, 1e-9f,
+                                 65504.0f, 65519.99f, 65520.0f, -70000.0f, 1e-45f};
+    for (size_t j = 0; j < sizeof edge / sizeof edge[0]; j++) x[2001 + j] = edge[j];
     for (int l = 0; l < N_LEVELS; l++)
         for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
             const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], at[i]);
@@ -443,6 +457,20 @@ static void test_quantizers(void **state)
             free(qf);
             free(qr);
         }
+    /* A signalling NaN becomes a quiet one with its payload's top bits on
+     * every level (F16 only: activations reach the int8 quantizers after
+     * arithmetic, which has quieted any NaN already). */
+    uint32_t snan[16];
+    for (int j = 0; j < 16; j++) snan[j] = 0x7f812345u + (uint32_t)j * 0x2000u;
+    for (int l = 0; l < N_LEVELS; l++) {
+        const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], TF_TYPE_F16);
+        uint16_t hf[16], hr[16];
+        if (!f) continue;
+        f->from_float((const float *)snan, hf, 16);
+        tf_kernels_ref_of(TF_TYPE_F16)->from_float((const float *)snan, hr, 16);
+        assert_memory_equal(hf, hr, sizeof hf);
+        assert_int_equal(hr[0], 0x7e09); /* quiet, payload 0x012345 >> 13 */
+    }
     free(x);
 }
 
