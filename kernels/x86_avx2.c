@@ -321,9 +321,17 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
             memset(&b[i], 0, sizeof b[i]);
             continue;
         }
-        int at = 0; /* the first element of that magnitude sets the sign */
-        while (at < TF_QK_K - 1 && fabsf(src[at]) != amax) /* bound: NaN input */
-            at++;
+        /* The first element of that magnitude sets the sign (the last one
+         * when none compares equal: NaN input), as in the reference. */
+        int at = TF_QK_K - 1;
+        const __m256 am = _mm256_set1_ps(amax), sign = _mm256_set1_ps(-0.0f);
+        for (int k = 0; k < 32; k++) {
+            int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v[k]), am, _CMP_EQ_OQ));
+            if (m) {
+                at = 8 * k + __builtin_ctz((unsigned)m);
+                break;
+            }
+        }
         float iscale = -127.f / src[at];
         __m256 is = _mm256_set1_ps(iscale), lim = _mm256_set1_ps(127.0f);
         for (int g = 0; g < 8; g++) {

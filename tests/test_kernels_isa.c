@@ -443,6 +443,10 @@ static void test_quantizers(void **state)
     static const float edge[] = {6e-8f, 2.98e-8f, 5.96046448e-8f * 1.5f, 6.1e-5f, -3e-7f, 1e-9f,
                                  65504.0f, 65519.99f, 65520.0f, -70000.0f, 1e-45f};
     for (size_t j = 0; j < sizeof edge / sizeof edge[0]; j++) x[2001 + j] = edge[j];
+    /* Q8_K's sign comes from the first element of the largest magnitude:
+     * blocks with -m before +m, and +m before -m, in different vectors */
+    x[2304 + 19] = -50.5f; x[2304 + 200] = 50.5f;
+    x[2560 + 3] = 50.5f; x[2560 + 4] = -50.5f;
     for (int l = 0; l < N_LEVELS; l++)
         for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
             const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], at[i]);
