@@ -154,23 +154,61 @@ static void rope_head(const rope_params *r, const float *cs, const float *src, f
     for (int i = r->n_rot; i < r->hd; i++) dst[i] = src[i];
 }
 
-static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
-                    int ith, int nth)
+/* What rope_heads rotates: nq heads of q (rows q_ne0 apart) into qo, and
+ * nk heads of k per token, which go straight into layer il's cache with
+ * the v head beside each (nk = 0: a plain ROPE node). */
+typedef struct rope_job {
+    const float *q;
+    float *qo;
+    int64_t q_ne0;
+    int nq;
+    const float *k, *v;
+    int64_t k_ne0, v_ne0;
+    int nk, il;
+} rope_job;
+
+/* This thread's share of the batch's heads.  The angles are computed once
+ * per token for all its heads (this thread's scratch, followed by room for
+ * one rotated k head). */
+static void rope_heads(cpu_state *s, const rope_params *r, const rope_job *j, int32_t T, int ith,
+                       int nth)
 {
-    rope_params r = rope_of(s, nd);
-    int nh = nd->ip[2];
-    /* The angles are computed once per token for all its heads (this
-     * thread's scratch). */
-    float *cs = s->scratch + (size_t)ith * s->scratch_stride;
+    float *cs = s->scratch + (size_t)ith * s->scratch_stride, *tmp = cs + r->hd;
+    const tf_type_kernels *h16 = tf_kernels_of(TF_TYPE_F16);
+    size_t head_bytes = (size_t)r->hd * (s->kv_f16 ? 2 : 4);
+    int nh = j->nq + j->nk;
     int64_t lo, hi, cs_t = -1;
     tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
     for (int64_t th = lo; th < hi; th++) {
         int64_t t = th / nh, h = th % nh;
         if (t != cs_t)
-            rope_angles(&r, s->run->n_past + t, cs);
+            rope_angles(r, s->run->n_past + t, cs);
         cs_t = t;
-        rope_head(&r, cs, x + t * nd->ne0 + h * r.hd, out + t * nd->ne0 + h * r.hd);
+        if (h < j->nq) {
+            rope_head(r, cs, j->q + t * j->q_ne0 + h * r->hd, j->qo + t * j->q_ne0 + h * r->hd);
+            continue;
+        }
+        h -= j->nq;
+        size_t row = (size_t)(s->run->n_past + t) * s->kv_row_bytes + (size_t)h * head_bytes;
+        uint8_t *kd = (uint8_t *)s->k_cache[j->il] + row, *vd = (uint8_t *)s->v_cache[j->il] + row;
+        const float *ks = j->k + t * j->k_ne0 + h * r->hd, *vs = j->v + t * j->v_ne0 + h * r->hd;
+        if (s->kv_f16) {
+            rope_head(r, cs, ks, tmp);
+            h16->from_float(tmp, kd, r->hd);
+            h16->from_float(vs, vd, r->hd);
+        } else {
+            rope_head(r, cs, ks, (float *)kd);
+            memcpy(vd, vs, head_bytes);
+        }
     }
+}
+
+static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out, int32_t T,
+                    int ith, int nth)
+{
+    rope_params r = rope_of(s, nd);
+    rope_job j = {.q = x, .qo = out, .q_ne0 = nd->ne0, .nq = nd->ip[2]};
+    rope_heads(s, &r, &j, T, ith, nth);
 }
 
 /* ---- attention ------------------------------------------------------- */
@@ -250,38 +288,11 @@ static void op_rope_attn(cpu_state *s, int i, int32_t T, int ith, int nth)
     const tf_graph *g = &s->c->graph;
     const tf_node *rq = &g->nodes[i], *rk = &g->nodes[i + 1], *at = &g->nodes[i + 2];
     rope_params r = rope_of(s, rq);
-    int nq = rq->ip[2], nh = nq + rk->ip[2];
-    const float *q = tf_cpu_node_out(s, rq->src[0]), *k = tf_cpu_node_out(s, rk->src[0]);
-    const float *v = tf_cpu_node_out(s, at->src[2]);
-    int64_t v_ne0 = g->nodes[at->src[2]].ne0;
-    float *qo = tf_cpu_node_out(s, i);
-    float *cs = s->scratch + (size_t)ith * s->scratch_stride, *tmp = cs + r.hd;
-    const tf_type_kernels *h16 = tf_kernels_of(TF_TYPE_F16);
-    size_t head_bytes = (size_t)r.hd * (s->kv_f16 ? 2 : 4);
-    int64_t lo, hi, cs_t = -1;
-    tf_cpu_split((int64_t)T * nh, ith, nth, &lo, &hi);
-    for (int64_t th = lo; th < hi; th++) {
-        int64_t t = th / nh, h = th % nh;
-        if (t != cs_t)
-            rope_angles(&r, s->run->n_past + t, cs);
-        cs_t = t;
-        if (h < nq) {
-            rope_head(&r, cs, q + t * rq->ne0 + h * r.hd, qo + t * rq->ne0 + h * r.hd);
-            continue;
-        }
-        h -= nq;
-        size_t row = (size_t)(s->run->n_past + t) * s->kv_row_bytes + (size_t)h * head_bytes;
-        uint8_t *kd = (uint8_t *)s->k_cache[at->il] + row, *vd = (uint8_t *)s->v_cache[at->il] + row;
-        const float *ks = k + t * rk->ne0 + h * r.hd, *vs = v + t * v_ne0 + h * r.hd;
-        if (s->kv_f16) {
-            rope_head(&r, cs, ks, tmp);
-            h16->from_float(tmp, kd, r.hd);
-            h16->from_float(vs, vd, r.hd);
-        } else {
-            rope_head(&r, cs, ks, (float *)kd);
-            memcpy(vd, vs, head_bytes);
-        }
-    }
+    rope_job j = {.q = tf_cpu_node_out(s, rq->src[0]), .qo = tf_cpu_node_out(s, i),
+                  .q_ne0 = rq->ne0, .nq = rq->ip[2], .k = tf_cpu_node_out(s, rk->src[0]),
+                  .v = tf_cpu_node_out(s, at->src[2]), .k_ne0 = rk->ne0,
+                  .v_ne0 = g->nodes[at->src[2]].ne0, .nk = rk->ip[2], .il = at->il};
+    rope_heads(s, &r, &j, T, ith, nth);
     tf_pool_barrier(s->pool);
     attend(s, at, tf_cpu_node_out(s, i + 2), T, ith, nth);
 }
