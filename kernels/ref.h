@@ -210,6 +210,8 @@ typedef void (*tf_tile_fn)(int64_t n, const uint8_t *w, size_t ws, int nw, const
 void tf_gemm_drive(tf_tile_fn tile, int tw, int ta, int64_t n, const void *w, size_t ws, int nw,
                    const void *a, size_t as, int na, float *out, size_t os);
 
+void tf_ref_swiglu(const float *g, const float *u, float *out, int64_t n); /* ref_act.c */
+
 /* ---- per-ISA overrides -------------------------------------------------
  * Each per-ISA file (compiled with its own -m flags, see ISA_FLAGS_ in the
  * Makefile) exports an installer that overwrites the entries it speeds up
@@ -217,7 +219,6 @@ void tf_gemm_drive(tf_tile_fn tile, int tw, int ta, int64_t n, const void *w, si
  * has confirmed the CPU runs that code.  An installer always replaces a
  * type's vec_dot and gemm together (the pair must agree bit for bit). */
 #if defined(__x86_64__) || defined(_M_X64)
-void tf_ref_swiglu(const float *g, const float *u, float *out, int64_t n); /* ref_act.c */
 
 void tf_kernels_install_avx2(tf_type_kernels *table);   /* x86_avx2.c */
 void tf_kernels_install_avx2_k(tf_type_kernels *table); /* x86_avx2_k.c */

@@ -2,7 +2,8 @@
 # The README's second command (and CI's): install what is missing, fetch the
 # default model for the end-to-end test, then the tests, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency test under
-# ThreadSanitizer, and each libFuzzer target for FUZZ_SECONDS (default 60;
+# ThreadSanitizer, the library cross-compiled for aarch64 (NEON kernels, no
+# warnings allowed), and each libFuzzer target for FUZZ_SECONDS (default 60;
 # tests/FUZZING.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,4 +16,5 @@ fi
 make -j"$(nproc)" check
 make -j"$(nproc)" asan
 make -j"$(nproc)" tsan
+make -j"$(nproc)" cross-arm
 make -j"$(nproc)" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
