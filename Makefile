@@ -104,10 +104,17 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  TEST_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 TINFER_SLOW=1"
 
-# The library cross-compiled for aarch64 (NEON and dotprod kernels), warnings
-# as errors: no Arm machine runs the tests, so this keeps that code building.
+# The library cross-compiled for aarch64 (NEON and dotprod kernels) with
+# warnings as errors, and the kernel tests (tests/test_kernels_isa.c: every
+# NEON kernel against the portable one) run under qemu's user-mode
+# emulation; tests/arm/cmocka.h stands in for cmocka there.
+QEMU_ARM ?= $(shell command -v qemu-aarch64 || command -v qemu-aarch64-static)
 cross-arm:
 	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build-arm WARN_EXTRA=-Werror build-arm/libtinfer.a
+	aarch64-linux-gnu-gcc -std=c11 -O2 -D_GNU_SOURCE -pthread -Itests/arm -Iinclude -Ikernels -Itests \
+	  -o build-arm/test_kernels_isa tests/test_kernels_isa.c build-arm/libtinfer.a -lm -static
+	@test -n "$(QEMU_ARM)" || { echo "error: qemu-aarch64 not found (apt-get install qemu-user)"; exit 1; }
+	$(QEMU_ARM) build-arm/test_kernels_isa
 
 # ThreadSanitizer: several threads, each with its own context on one shared
 # model, generate at once (tests/test_threads.c).

@@ -12,8 +12,9 @@ if [ "${1:-build}" = test ]; then
   # asan and make tsan.
   # g++ checks that tinfer.h also compiles as C++.
   want="$want libcmocka-dev strace valgrind clang libclang-rt-dev g++"
-  # the aarch64 cross compiler: `make cross-arm` keeps the NEON kernels building
-  want="$want gcc-aarch64-linux-gnu"
+  # `make cross-arm`: the aarch64 cross compiler, and qemu to run the NEON
+  # kernel tests
+  want="$want gcc-aarch64-linux-gnu qemu-user"
   # OpenBLAS (opened at run time, optional) for the TINFER_BLAS golden runs.
   want="$want libopenblas0"
   # Mesa's lavapipe (a Vulkan device on the CPU) and the Khronos validation

@@ -2,8 +2,8 @@
 # The README's second command (and CI's): install what is missing, fetch the
 # default model for the end-to-end test, then the tests, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency test under
-# ThreadSanitizer, the library cross-compiled for aarch64 (NEON kernels, no
-# warnings allowed), and each libFuzzer target for FUZZ_SECONDS (default 60;
+# ThreadSanitizer, the library cross-compiled for aarch64 (no warnings
+# allowed) with the NEON kernel tests under qemu, and each libFuzzer target for FUZZ_SECONDS (default 60;
 # tests/FUZZING.md).
 set -eu
 cd "$(dirname "$0")/.."
