@@ -34,6 +34,9 @@ static void test_usage(void **state)
     assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "run"));
     assert_non_null(strstr(out, "info"));
+    for (const char *const *v = (const char *const[]){"TINFER_KERNELS", "TINFER_PACK", "TINFER_BLAS", NULL};
+         *v; v++)
+        assert_non_null(strstr(out, *v)); /* the knobs the library reads are documented */
     snprintf(cmd, sizeof cmd, "%s run 2>/dev/null", tu_bin());
     assert_int_equal(run_cmd(cmd, NULL, 0), 2);
     snprintf(cmd, sizeof cmd, "%s frobnicate 2>/dev/null", tu_bin());

@@ -26,6 +26,12 @@ static void usage(FILE *f)
                "commands:\n", tf_version());
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\nenvironment (CPU backend):\n"
+               "  TINFER_KERNELS=ref|avx2|avx512|neon  cap the kernel level (default: the best the CPU has)\n"
+               "  TINFER_PACK=0     keep weights in the file's row layout (no packed copies)\n"
+               "  TINFER_BLAS=auto  OpenBLAS only for float types the kernel level has no SIMD GEMM for\n"
+               "                    (the default); 0: never; N: every F32/F16/BF16 matrix from N tokens\n"
+               "`tinfer bench` prints which kernels, packing and OpenBLAS use a run got.\n");
 }
 
 int main(int argc, char **argv)
