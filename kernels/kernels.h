@@ -164,7 +164,8 @@ void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void
 /* The packed products' activation format: bytes of a row of n elements, and
  * the quantizer (the same values as the vec_dot_type's quantizer; Q4_0 and
  * Q8_0 add each block's integer sum, the K-quants use Q8_K as it is, F16
- * is F16). */
+ * has the F16 values stored as floats, so kernels need not convert them
+ * for every row). */
 size_t tf_pack_act_row_size(uint32_t type, int64_t n);
 void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n);
 

@@ -73,7 +73,7 @@ static void pack_f16(const uint8_t *src, size_t stride, int64_t n, uint8_t *dst)
  * row kernel's arithmetic in C - lane j sums elements j, j + 16, ... with
  * fused multiply-adds, then the lanes are added pairwise (8 apart, 4, 2,
  * then 1), as hsum16 does (x86_avx512.h). */
-static float dot_f16_lanes(const uint8_t *g, int r, const uint16_t *a, int64_t n)
+static float dot_f16_lanes(const uint8_t *g, int r, const float *a, int64_t n)
 {
     float l[16] = {0};
     int64_t nc = n / TF_F16_CHUNK;
@@ -82,7 +82,7 @@ static float dot_f16_lanes(const uint8_t *g, int r, const uint16_t *a, int64_t n
         for (int j = 0; j < 16; j++) {
             uint16_t h;
             memcpy(&h, w + 2 * j, 2);
-            l[j] = fmaf(tf_h2f(h), tf_h2f(a[c * TF_F16_CHUNK + j]), l[j]);
+            l[j] = fmaf(tf_h2f(h), a[c * TF_F16_CHUNK + j], l[j]);
         }
     }
     for (int j = 0; j < 8; j++) l[j] += l[j + 8];
@@ -140,7 +140,7 @@ static void unpack_block(const pack_info *pi, const uint8_t *g, int64_t b, int r
 size_t tf_pack_act_row_size(uint32_t type, int64_t n)
 {
     if (type == TF_TYPE_F16)
-        return (size_t)n * 2;
+        return (size_t)n * sizeof(float);
     if (type == TF_TYPE_Q4_0 || type == TF_TYPE_Q8_0)
         return (size_t)(n / TF_QK) * sizeof(tf_block_q8_0s);
     return (size_t)(n / TF_QK_K) * sizeof(tf_block_q8_Ks);
@@ -170,8 +170,15 @@ static void act_q8_Ks(uint32_t type, const float *x, tf_block_q8_Ks *o, int64_t 
 
 void tf_pack_act_from_float(uint32_t type, const float *x, void *dst, int64_t n)
 {
-    if (type == TF_TYPE_F16) {
-        tf_kernels_of(TF_TYPE_F16)->from_float(x, dst, n);
+    if (type == TF_TYPE_F16) { /* rounded to F16, kept as floats */
+        const tf_type_kernels *h = tf_kernels_of(TF_TYPE_F16);
+        float *o = dst;
+        uint16_t tmp[256];
+        for (int64_t i = 0; i < n; i += 256) {
+            int64_t m = n - i < 256 ? n - i : 256;
+            h->from_float(x + i, tmp, m);
+            h->to_float(tmp, o + i, m);
+        }
         return;
     }
     if (type != TF_TYPE_Q4_0 && type != TF_TYPE_Q8_0) {
@@ -202,7 +209,7 @@ void tf_ref_pack_gemm(uint32_t type, int64_t n, const void *wp, int ng, const vo
                 for (int t = 0; t < na; t++)
                     out[(size_t)t * os + (size_t)g * TF_PACK_ROWS + r] =
                         dot_f16_lanes((const uint8_t *)wp + (size_t)g * TF_PACK_ROWS * 2 * (size_t)n, r,
-                                      (const uint16_t *)((const uint8_t *)a + (size_t)t * as), n);
+                                      (const float *)((const uint8_t *)a + (size_t)t * as), n);
         return;
     }
     const pack_info *pi = info_of(type);

@@ -298,6 +298,28 @@ static void from_float_f16(const float *src, void *dst, int64_t n)
         h[i] = tf_f2h(src[i]);
 }
 
+/* F16C gives tf_h2f's value for every half but signalling NaNs, which it
+ * quiets; tf_h2f keeps a NaN's payload as it is, so infinities and NaNs
+ * (exponent 31) take tf_h2f's bits: sign | 0x7f800000 | payload << 13. */
+static void to_float_f16(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *h = src;
+    const __m256i e31 = _mm256_set1_epi32(0x7c00), pay = _mm256_set1_epi32(0x3ff),
+                  sgn = _mm256_set1_epi32(0x8000), inf = _mm256_set1_epi32(0x7f800000);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(h + i));
+        __m256i w = _mm256_cvtepu16_epi32(v);
+        __m256i special = _mm256_cmpeq_epi32(_mm256_and_si256(w, e31), e31);
+        __m256i bits = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(w, sgn), 16), inf),
+                                       _mm256_slli_epi32(_mm256_and_si256(w, pay), 13));
+        __m256 f = _mm256_blendv_ps(_mm256_cvtph_ps(v), _mm256_castsi256_ps(bits), _mm256_castsi256_ps(special));
+        _mm256_storeu_ps(dst + i, f);
+    }
+    for (; i < n; i++)
+        dst[i] = tf_h2f(h[i]);
+}
+
 static void from_float_q8_1(const float *src, void *dst, int64_t n)
 {
     tf_block_q8_1 *b = dst;
@@ -390,6 +412,7 @@ void TF_X86_INSTALL()(tf_type_kernels *t)
     t[TF_TYPE_Q8_1].from_float = from_float_q8_1;
     t[TF_TYPE_Q8_K].from_float = from_float_q8_K;
     t[TF_TYPE_F16].from_float = from_float_f16;
+    t[TF_TYPE_F16].to_float = to_float_f16;
 }
 
 #if defined(__clang__)

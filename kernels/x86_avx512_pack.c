@@ -274,8 +274,8 @@ DEF_PACK(q6_K, q6_K_tile, TF_QK_K, Q6_K_COL, 4, CASES4(q6_K_tile))
  * j, j + 16, ...) and its hsum16, so results equal vec_dot_f16 of
  * x86_avx512.c bit for bit.  Decoding computes all 16 rows of a group in
  * one pass that reads the group front to back (16 chains in registers);
- * prompts take one row quad x 6 tokens at a time (24 accumulators, 10
- * conversions per 24 FMAs, as the row kernels' 6 x 4 tiles), reading the
+ * prompts take one row quad x 6 tokens at a time (24 accumulators, 4
+ * conversions per 24 FMAs: the activations come as floats), reading the
  * quad's 4 KB run of each block (pack.h). */
 #define F16_NT 6
 #define F16_ACT_BYTES (256u << 10)
@@ -286,11 +286,11 @@ TF_ALWAYS void f16_rows16(int64_t nc, const uint8_t *w, const uint8_t *a, float 
     TF_UNROLL for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t c0 = 0; c0 < nc; c0 += TF_F16_BLOCK) {
         int64_t cb = nc - c0 < TF_F16_BLOCK ? nc - c0 : TF_F16_BLOCK;
-        const uint8_t *wb = w + c0 * 512, *ab = a + 32 * c0;
+        const uint8_t *wb = w + c0 * 512, *ab = a + 64 * c0;
         TF_UNROLL for (int q = 0; q < 4; q++) {
             const uint8_t *wq = wb + q * cb * 128;
             for (int64_t c = 0; c < cb; c++) {
-                __m512 x = halves(ab + 32 * c);
+                __m512 x = _mm512_loadu_ps(ab + 64 * c);
                 TF_UNROLL for (int r = 0; r < 4; r++)
                     acc[4 * q + r] = _mm512_fmadd_ps(halves(wq + 128 * c + 32 * r), x, acc[4 * q + r]);
             }
@@ -307,10 +307,10 @@ TF_ALWAYS void f16_quad(int64_t nc, const uint8_t *w, int q, const uint8_t *a, s
         TF_UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
     for (int64_t c0 = 0; c0 < nc; c0 += TF_F16_BLOCK) {
         int64_t cb = nc - c0 < TF_F16_BLOCK ? nc - c0 : TF_F16_BLOCK;
-        const uint8_t *wq = w + c0 * 512 + q * cb * 128, *ab = a + 32 * c0;
+        const uint8_t *wq = w + c0 * 512 + q * cb * 128, *ab = a + 64 * c0;
         for (int64_t c = 0; c < cb; c++) {
             __m512 x[F16_NT];
-            TF_UNROLL for (int t = 0; t < NT; t++) x[t] = halves(ab + t * as + 32 * c);
+            TF_UNROLL for (int t = 0; t < NT; t++) x[t] = _mm512_loadu_ps(ab + t * as + 64 * c);
             TF_UNROLL for (int r = 0; r < 4; r++) {
                 __m512 v = halves(wq + 128 * c + 32 * r);
                 TF_UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(v, x[t], acc[r][t]);
