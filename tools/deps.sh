@@ -14,7 +14,7 @@ if [ "${1:-build}" = test ]; then
   want="$want libcmocka-dev strace valgrind clang libclang-rt-dev g++"
   # `make cross-arm`: the aarch64 cross compiler, and qemu to run the NEON
   # kernel tests
-  want="$want gcc-aarch64-linux-gnu qemu-user"
+  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
   # OpenBLAS (opened at run time, optional) for the TINFER_BLAS golden runs.
   want="$want libopenblas0"
   # Mesa's lavapipe (a Vulkan device on the CPU) and the Khronos validation
