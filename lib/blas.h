@@ -13,9 +13,9 @@
  *   unset or "auto": products of every size, but only of float types the
  *     selected kernel level computes with the portable C GEMM (the "ref"
  *     level; F16/BF16 on NEON).  Where tinfer has SIMD float kernels they
- *     measured faster than OpenBLAS (bench/README.md: AVX-512 F16 pp128 94
- *     vs 55 t/s); where it has only the portable ones OpenBLAS was 1.6x
- *     (one token) to 40x (64 tokens) faster;
+ *     measured faster than OpenBLAS (bench/README.md: AVX-512 F16 pp128 85
+ *     vs 55 t/s, F32 95.5 vs 78); where it has only the portable ones
+ *     OpenBLAS was 1.6x (one token) to 43x (64 tokens) faster;
  *   "0": never;
  *   N > 0: every float matrix, for products of at least N tokens.
  * Anything else counts as unset. */
