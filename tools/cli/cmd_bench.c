@@ -37,7 +37,8 @@ static const char *usage_text =
     "of that bandwidth, and of the bandwidth measured right around that\n"
     "decode test (best of 3 runs of a quarter of the buffer just before and\n"
     "3 just after: on a shared machine the bandwidth can change within\n"
-    "minutes).\n\n"
+    "minutes; when those two differ by more than 25%, the row says so, as\n"
+    "neither then describes the test).\n\n"
     "  -p N[,N...]        prompt sizes (default 128; 0: none)\n"
     "  -n N[,N...]        decode lengths (default 32; 0: none)\n"
     "  -t N[,N...]        threads (default: all CPUs)\n"
@@ -66,7 +67,15 @@ typedef struct result {
     bool decode;
     double tps, sd, bw; /* bw: the bandwidth measured with these threads (0: none) */
     double bw_near;     /* decoding: the best of short measurements just before and after it */
+    double bw_near_lo;  /* the lower of those two: far below bw_near, the bandwidth changed */
 } result;
+
+/* Whether the bandwidth just before and just after a decode test differ
+ * by more than 25%: the machine changed phase during it. */
+static bool near_varied(const result *r)
+{
+    return r->bw_near > 0 && r->bw_near > 1.25 * r->bw_near_lo;
+}
 
 static double now_s(void)
 {
@@ -239,8 +248,14 @@ static void print_table(const opts *o, const minfo *mi, const result *rs, int nr
             printf(" %.2f |", gbs);
             if (r->bw > 0) printf(" %.0f%% |", 100 * gbs * 1e9 / r->bw);
             else printf(" - |");
-            if (r->bw_near > 0) printf(" %.0f%% of %.1f GB/s |\n", 100 * gbs * 1e9 / r->bw_near, r->bw_near / 1e9);
-            else printf(" - |\n");
+            if (r->bw_near > 0) {
+                printf(" %.0f%% of %.1f GB/s", 100 * gbs * 1e9 / r->bw_near, r->bw_near / 1e9);
+                if (near_varied(r)) /* neither figure is the test's: say so */
+                    printf(" (changed: %.1f before or after)", r->bw_near_lo / 1e9);
+                printf(" |\n");
+            } else {
+                printf(" - |\n");
+            }
         } else {
             printf(" - | - | - |\n");
         }
@@ -290,8 +305,10 @@ static void print_machine(const opts *o, const minfo *mi, const result *rs, int 
                    "\"bandwidth_bytes_per_s\": %.0f", r->test, r->threads, r->n, r->tps, r->sd, r->bw);
             if (r->decode && r->bw > 0) printf(", \"bandwidth_fraction\": %.4f", mi->bytes_per_tok * r->tps / r->bw);
             if (r->decode && r->bw_near > 0)
-                printf(", \"bandwidth_near_bytes_per_s\": %.0f, \"bandwidth_near_fraction\": %.4f", r->bw_near,
-                       mi->bytes_per_tok * r->tps / r->bw_near);
+                printf(", \"bandwidth_near_bytes_per_s\": %.0f, \"bandwidth_near_fraction\": %.4f, "
+                       "\"bandwidth_near_low_bytes_per_s\": %.0f, \"bandwidth_near_changed\": %s",
+                       r->bw_near, mi->bytes_per_tok * r->tps / r->bw_near, r->bw_near_lo,
+                       near_varied(r) ? "true" : "false");
             printf("}%s\n", i + 1 < nr ? "," : "");
         }
         printf("  ]\n}\n");
@@ -299,7 +316,7 @@ static void print_machine(const opts *o, const minfo *mi, const result *rs, int 
     }
     printf("model,type,size_bytes,params,backend,threads,test,n_tokens,tps_median,tps_stddev,"
            "weight_bytes_per_token,bandwidth_bytes_per_s,bandwidth_fraction,bandwidth_near_bytes_per_s,"
-           "bandwidth_near_fraction,cpu,loadavg1\n");
+           "bandwidth_near_fraction,bandwidth_near_low_bytes_per_s,cpu,loadavg1\n");
     for (int i = 0; i < nr; i++) {
         const result *r = &rs[i];
         csv_str(mi->name);
@@ -310,7 +327,7 @@ static void print_machine(const opts *o, const minfo *mi, const result *rs, int 
         if (r->decode && r->bw > 0) printf("%.4f", mi->bytes_per_tok * r->tps / r->bw);
         printf(",%.0f,", r->bw_near);
         if (r->decode && r->bw_near > 0) printf("%.4f", mi->bytes_per_tok * r->tps / r->bw_near);
-        putchar(',');
+        printf(",%.0f,", r->bw_near_lo);
         csv_str(cpu);
         printf(",%.2f\n", la[1][0]);
     }
@@ -379,7 +396,10 @@ static int bench_threads(tf_model *m, const opts *o, int t, int max_pp, int max_
             if (measure && membw_read(near, t, 3, &b0) != 0) measure = false;
             int bad = run_test(c, toks, list[i], pass == 1, o->reps, r);
             if (measure && !bad && membw_read(near, t, 3, &b1) == 0)
+            {
                 r->bw_near = b0.bytes_per_s > b1.bytes_per_s ? b0.bytes_per_s : b1.bytes_per_s;
+                r->bw_near_lo = b0.bytes_per_s < b1.bytes_per_s ? b0.bytes_per_s : b1.bytes_per_s;
+            }
             if (bad) {
                 fprintf(stderr, "tinfer bench: %s: %s\n", r->test, tf_context_error(c));
                 tf_context_free(c);
