@@ -154,6 +154,16 @@ static void rope_head(const rope_params *r, const float *cs, const float *src, f
     for (int i = r->n_rot; i < r->hd; i++) dst[i] = src[i];
 }
 
+/* n values into the KV cache at dst: F16 through the kernel table's row
+ * conversion (round to nearest even), F32 as they are. */
+static void put_kv(const cpu_state *s, void *dst, const float *src, int64_t n)
+{
+    if (s->kv_f16)
+        tf_kernels_of(TF_TYPE_F16)->from_float(src, dst, n);
+    else
+        memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
 /* What rope_heads rotates: nq heads of q (rows q_ne0 apart) into qo, and
  * nk heads of k per token, which go straight into layer il's cache with
  * the v head beside each (nk = 0: a plain ROPE node). */
@@ -174,7 +184,6 @@ static void rope_heads(cpu_state *s, const rope_params *r, const rope_job *j, in
                        int nth)
 {
     float *cs = s->scratch + (size_t)ith * s->scratch_stride, *tmp = cs + r->hd;
-    const tf_type_kernels *h16 = tf_kernels_of(TF_TYPE_F16);
     size_t head_bytes = (size_t)r->hd * (s->kv_f16 ? 2 : 4);
     int nh = j->nq + j->nk;
     int64_t lo, hi, cs_t = -1;
@@ -192,14 +201,9 @@ static void rope_heads(cpu_state *s, const rope_params *r, const rope_job *j, in
         size_t row = (size_t)(s->run->n_past + t) * s->kv_row_bytes + (size_t)h * head_bytes;
         uint8_t *kd = (uint8_t *)s->k_cache[j->il] + row, *vd = (uint8_t *)s->v_cache[j->il] + row;
         const float *ks = j->k + t * j->k_ne0 + h * r->hd, *vs = j->v + t * j->v_ne0 + h * r->hd;
-        if (s->kv_f16) {
-            rope_head(r, cs, ks, tmp);
-            h16->from_float(tmp, kd, r->hd);
-            h16->from_float(vs, vd, r->hd);
-        } else {
-            rope_head(r, cs, ks, (float *)kd);
-            memcpy(vd, vs, head_bytes);
-        }
+        rope_head(r, cs, ks, tmp);
+        put_kv(s, kd, tmp, r->hd);
+        put_kv(s, vd, vs, r->hd);
     }
 }
 
@@ -213,26 +217,19 @@ static void op_rope(cpu_state *s, const tf_node *nd, const float *x, float *out,
 
 /* ---- attention ------------------------------------------------------- */
 
-/* K and V rows of the batch into layer nd->il's cache at their positions
- * (F16: the kernel table's row conversion, round to nearest even). */
+/* K and V rows of the batch into layer nd->il's cache at their positions. */
 static void store_kv(cpu_state *s, const tf_node *nd, const float *k, const float *v, int32_t T,
                      int ith, int nth)
 {
     const tf_hparams *hp = &s->c->m->hp;
-    const tf_type_kernels *h = tf_kernels_of(TF_TYPE_F16);
     int64_t n = (int64_t)hp->n_head_kv * hp->head_dim, lo, hi;
     tf_cpu_split(T, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) {
         size_t row = (size_t)(s->run->n_past + t);
         uint8_t *kd = (uint8_t *)s->k_cache[nd->il] + row * s->kv_row_bytes;
         uint8_t *vd = (uint8_t *)s->v_cache[nd->il] + row * s->kv_row_bytes;
-        if (s->kv_f16) {
-            h->from_float(k + t * n, kd, n);
-            h->from_float(v + t * n, vd, n);
-        } else {
-            memcpy(kd, k + t * n, (size_t)n * sizeof(float));
-            memcpy(vd, v + t * n, (size_t)n * sizeof(float));
-        }
+        put_kv(s, kd, k + t * n, n);
+        put_kv(s, vd, v + t * n, n);
     }
 }
 

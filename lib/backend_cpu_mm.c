@@ -114,18 +114,20 @@ static const void *convert_act(int kind, uint32_t wtype, const float *x, int64_t
     *rb = (size_t)K * sizeof(float);
     if (kind == KIND_BLAS || kind == TF_TYPE_F32)
         return x;
-    int64_t lo = 0, hi = T;
-    if (!priv)
-        tf_cpu_split(T, ith, nth, &lo, &hi);
-    bool packed = kind <= KIND_PACKED(0);
-    const tf_type_kernels *qk = packed ? NULL : tf_kernels_of((uint32_t)kind);
-    *rb = packed ? tf_pack_act_row_size(wtype, K) : tf_row_size((uint32_t)kind, K);
-    for (int64_t t = lo; t < hi; t++) {
-        if (packed)
-            tf_pack_act_from_float(wtype, x + t * K, buf + t * *rb, K);
-        else
-            qk->from_float(x + t * K, buf + t * *rb, K);
+    if (priv) { /* every row, in this thread's own buffer */
+        ith = 0;
+        nth = 1;
     }
+    if (kind >= 0) {
+        *rb = tf_row_size((uint32_t)kind, K);
+        tf_cpu_quantize_rows(x, K, T, (uint32_t)kind, buf, ith, nth);
+        return buf;
+    }
+    *rb = tf_pack_act_row_size(wtype, K);
+    int64_t lo, hi;
+    tf_cpu_split(T, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++)
+        tf_pack_act_from_float(wtype, x + t * K, buf + t * *rb, K);
     return buf;
 }
 
@@ -152,14 +154,14 @@ static void blas_rows(cpu_state *s, const tf_node *nd, const float *x, float *ou
 }
 
 /* Rows [lo, hi) of nd's product (whole 16-row groups of a packed matrix),
- * every token. */
-static void matmul_rows(cpu_state *s, const tf_node *nd, const void *act, size_t rb, float *out,
-                        int32_t T, int64_t lo, int64_t hi, int ith)
+ * every token, by the path act_kind chose for the step (kind). */
+static void matmul_rows(cpu_state *s, const tf_node *nd, int kind, const void *act, size_t rb,
+                        float *out, int32_t T, int64_t lo, int64_t hi, int ith)
 {
     const tf_weight *w = nd->w;
-    if (use_blas(s, w, T)) /* from the file's rows, packed or not */
+    if (kind == KIND_BLAS) /* from the file's rows, packed or not */
         blas_rows(s, nd, act, out, T, lo, hi, ith);
-    else if (tf_cpu_use_packed(w))
+    else if (kind < 0)
         tf_kernels_of(w->type)->pack_gemm(w->ne[0], w->packed + (size_t)lo * w->row_bytes,
                                           (int)((hi - lo) / TF_PACK_ROWS), act, rb, T, out + lo,
                                           (size_t)nd->ne0);
@@ -199,6 +201,7 @@ static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
 typedef struct step_work {
     const cpu_step *st;      /* the plan: matmuls, units, chunk */
     const tf_node *nd;       /* the step's first matmul */
+    int kind[TF_CPU_MAX_FUSED]; /* act_kind of each matmul */
     const void *act[TF_CPU_MAX_FUSED];
     size_t rb[TF_CPU_MAX_FUSED];
     int32_t T;
@@ -218,8 +221,8 @@ static void do_units(cpu_state *s, const step_work *w, int64_t u0, int64_t u1, i
         if (a >= b)
             continue;
         int64_t lo = a * UNIT_ROWS, hi = b * UNIT_ROWS < w->nd[k].ne0 ? b * UNIT_ROWS : w->nd[k].ne0;
-        matmul_rows(s, &w->nd[k], w->act[k], w->rb[k], tf_cpu_node_out(s, first + k), w->T, lo, hi,
-                    ith);
+        matmul_rows(s, &w->nd[k], w->kind[k], w->act[k], w->rb[k], tf_cpu_node_out(s, first + k),
+                    w->T, lo, hi, ith);
         if (st->after >= 0 && (!st->pair || k == 1)) /* gate and up rows both done */
             after_rows(s, st->after, w->T, lo, hi);
     }
@@ -291,19 +294,18 @@ void tf_cpu_matmul_step(cpu_state *s, int first, int32_t T, int ith, int nth)
         x = xf;
     }
     uint8_t *buf = priv ? s->priv_q + (size_t)ith * s->priv_q_stride : s->qbuf;
-    int kinds[TF_CPU_MAX_FUSED];
     for (int k = 0; k < st->n; k++) {
         const tf_weight *wk = w.nd[k].w;
-        kinds[k] = act_kind(s, wk, T);
-        blas |= kinds[k] == KIND_BLAS;
+        w.kind[k] = act_kind(s, wk, T);
+        blas |= w.kind[k] == KIND_BLAS;
         int same = 0;
-        while (same < k && kinds[same] != kinds[k])
+        while (same < k && w.kind[same] != w.kind[k])
             same++;
         if (same < k) {
             w.act[k] = w.act[same];
             w.rb[k] = w.rb[same];
         } else {
-            w.act[k] = convert_act(kinds[k], wk->type, x, wk->ne[0], T, buf, &w.rb[k], priv, ith, nth);
+            w.act[k] = convert_act(w.kind[k], wk->type, x, wk->ne[0], T, buf, &w.rb[k], priv, ith, nth);
             if (w.act[k] == buf) {
                 buf += tf_cpu_align64(w.rb[k] * (size_t)T);
                 converted = true;
