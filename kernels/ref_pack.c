@@ -96,9 +96,12 @@ static int n_words(const pack_info *pi) { return (int)(pi->bytes - 2u * pi->n_ha
 
 void tf_pack_rows(uint32_t type, const void *src, size_t stride, int64_t n, void *dst)
 {
+    if (type == TF_TYPE_F16) { /* no blocks: its own layout */
+        if (tf_pack_supported(type, n))
+            pack_f16(src, stride, n, dst);
+        return;
+    }
     const pack_info *pi = info_of(type);
-    if (type == TF_TYPE_F16 && tf_pack_supported(type, n))
-        pack_f16(src, stride, n, dst);
     if (!pi)
         return;
     int nw = n_words(pi);

@@ -395,8 +395,7 @@ static int bench_threads(tf_model *m, const opts *o, int t, int max_pp, int max_
             bool measure = pass == 1 && near > 0 && o->backend != TF_BACKEND_VULKAN;
             if (measure && membw_read(near, t, 3, &b0) != 0) measure = false;
             int bad = run_test(c, toks, list[i], pass == 1, o->reps, r);
-            if (measure && !bad && membw_read(near, t, 3, &b1) == 0)
-            {
+            if (measure && !bad && membw_read(near, t, 3, &b1) == 0) {
                 r->bw_near = b0.bytes_per_s > b1.bytes_per_s ? b0.bytes_per_s : b1.bytes_per_s;
                 r->bw_near_lo = b0.bytes_per_s < b1.bytes_per_s ? b0.bytes_per_s : b1.bytes_per_s;
             }
