@@ -334,11 +334,15 @@ static void from_float_q8_1(const float *src, void *dst, int64_t n)
 static void from_float_q8_K(const float *src, void *dst, int64_t n)
 {
     tf_block_q8_K *b = dst;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int64_t i = 0; i < n / TF_QK_K; i++, src += TF_QK_K) {
-        __m256 v[32];
+        /* The block is read from src (L1) in each pass, not kept in an
+         * array: 32 vectors do not fit the 16 registers, and the compiler
+         * turned such a copy into a rep movs that cost more than the rest. */
+        __m256 m = _mm256_setzero_ps();
         for (int k = 0; k < 32; k++)
-            v[k] = _mm256_loadu_ps(src + 8 * k);
-        float amax = absmax_vec(v, 32);
+            m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(src + 8 * k), absmask), m);
+        float amax = absmax_vec(&m, 1);
         if (amax == 0) {
             memset(&b[i], 0, sizeof b[i]);
             continue;
@@ -346,11 +350,12 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
         /* The first element of that magnitude sets the sign (the last one
          * when none compares equal: NaN input), as in the reference. */
         int at = TF_QK_K - 1;
-        const __m256 am = _mm256_set1_ps(amax), sign = _mm256_set1_ps(-0.0f);
+        const __m256 am = _mm256_set1_ps(amax);
         for (int k = 0; k < 32; k++) {
-            int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v[k]), am, _CMP_EQ_OQ));
-            if (m) {
-                at = 8 * k + __builtin_ctz((unsigned)m);
+            __m256 a = _mm256_and_ps(_mm256_loadu_ps(src + 8 * k), absmask);
+            int mk = _mm256_movemask_ps(_mm256_cmp_ps(a, am, _CMP_EQ_OQ));
+            if (mk) {
+                at = 8 * k + __builtin_ctz((unsigned)mk);
                 break;
             }
         }
@@ -359,7 +364,7 @@ static void from_float_q8_K(const float *src, void *dst, int64_t n)
         for (int g = 0; g < 8; g++) {
             __m256i q[4];
             for (int k = 0; k < 4; k++) {
-                __m256 r = _mm256_round_ps(_mm256_mul_ps(v[4 * g + k], is),
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(src + 32 * g + 8 * k), is),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                 r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0 */
                 q[k] = _mm256_cvtps_epi32(_mm256_min_ps(r, lim));
