@@ -91,6 +91,80 @@ static double best_time(const job *j, double secs)
     return best;
 }
 
+/* ---- arithmetic peaks: the ceiling the gemm columns are measured against.
+ * Twelve independent accumulator chains per instruction kind (more than
+ * latency x throughput on current cores), each updated N times; the
+ * operands are distinct so no two chains fold into one. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define DECL(i) V a##i = INIT(i);
+#define STEP(i) a##i = OP(a##i);
+#define FOLD(i) sink += LANE0(a##i);
+
+/* V, INIT, OP and LANE0 are (re)defined before each use. */
+#define PEAK_FN(NAME, TARGET, WORK)                                     \
+    __attribute__((target(TARGET))) static double NAME(long N)         \
+    {                                                                   \
+        CHAINS(DECL)                                                    \
+        double t0 = now();                                              \
+        for (long i = 0; i < N; i++) { CHAINS(STEP) }                   \
+        double t = now() - t0;                                          \
+        volatile float sink = 0;                                        \
+        CHAINS(FOLD)                                                    \
+        (void)sink;                                                     \
+        return 12.0 * N * (WORK) / t / 1e9;                             \
+    }
+
+static volatile float seed = 0.5f;
+#define V __m512
+#define INIT(i) _mm512_set1_ps(seed + (i))
+#define LANE0(a) _mm512_cvtss_f32(a)
+#define OP(a) _mm512_fmadd_ps(a, _mm512_set1_ps(0.999f), _mm512_set1_ps(1e-4f))
+PEAK_FN(peak_fma512, "avx512f", 32)
+#undef OP
+#define OP(a) _mm512_dpbf16_ps(a, (__m512bh)_mm512_set1_epi16(0x3f80), (__m512bh)_mm512_set1_epi16(0x3c00))
+PEAK_FN(peak_bf16, "avx512f,avx512bf16", 64)
+#undef V
+#undef INIT
+#undef LANE0
+#undef OP
+#define V __m512i
+#define INIT(i) _mm512_set1_epi32((int)seed + (i))
+#define LANE0(a) (float)_mm_cvtsi128_si32(_mm512_castsi512_si128(a))
+#define OP(a) _mm512_dpbusd_epi32(a, _mm512_set1_epi8(3), _mm512_set1_epi8(-5))
+PEAK_FN(peak_vnni, "avx512f,avx512vnni", 128)
+#undef V
+#undef INIT
+#undef LANE0
+#undef OP
+#define V __m256
+#define INIT(i) _mm256_set1_ps(seed + (i))
+#define LANE0(a) _mm256_cvtss_f32(a)
+#define OP(a) _mm256_fmadd_ps(a, _mm256_set1_ps(0.999f), _mm256_set1_ps(1e-4f))
+PEAK_FN(peak_fma256, "avx2,fma", 16)
+
+/* One line per instruction kind this CPU has, single-threaded: the most
+ * the kernels above could reach (2 flops per multiply-add; dpbusd counts
+ * 4 multiply-adds per lane as 8 int ops, dpbf16ps 2 per lane as 4). */
+static void print_peaks(void)
+{
+    const long N = 50000000;
+    __builtin_cpu_init();
+    printf("\narithmetic peak, one thread (12 independent chains):\n");
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        printf("  F32 FMA, 256-bit (vfmadd ymm)        %8.1f GFLOP/s\n", peak_fma256(N));
+    if (__builtin_cpu_supports("avx512f"))
+        printf("  F32 FMA, 512-bit (vfmadd zmm)        %8.1f GFLOP/s\n", peak_fma512(N));
+    if (__builtin_cpu_supports("avx512bf16"))
+        printf("  BF16 dot (vdpbf16ps zmm)             %8.1f GFLOP/s\n", peak_bf16(N));
+    if (__builtin_cpu_supports("avx512vnni"))
+        printf("  int8 dot (vpdpbusd zmm)              %8.1f GOP/s\n", peak_vnni(N));
+}
+#else
+static void print_peaks(void) {}
+#endif
+
 static int listed(const char *list, const char *name)
 {
     if (!list) return 1;
@@ -175,5 +249,6 @@ int main(int argc, char **argv)
         free(wp);
         free(ap);
     }
+    print_peaks();
     return 0;
 }

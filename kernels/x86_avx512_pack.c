@@ -7,7 +7,7 @@
  * a group are computed side by side in the 16 lanes and the weights are
  * read once, as one sequential stream per group, whatever the batch.
  * Decoding streams the weights at memory speed; prompts reuse each
- * unpacked chunk for a tile of up to 8 (4 for the K-quants) tokens.
+ * unpacked chunk for a tile of up to 8 tokens (4 for Q4_K).
  *
  * Floats: each lane does exactly what the reference vec_dot does for its
  * row - the same exact integer block sums, then (d_w * d_y) * sum added
@@ -140,11 +140,11 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
         const uint8_t *words = w + 64; /* after d and dmin: scales 0..2, qs 3..34 */
         /* Scales are made when used, not all kept: with 4 tokens' sums
          * live, 16 more registers would spill. */
-        __m512i sl, sh, ml, mh, isum[4], msum[4];
+        __m512i sl, sh, ml, mh, isum[4], isum16[4], msum[4];
         q4_K_scales(words, &sl, &sh, &ml, &mh);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             const tf_block_q8_Ks *y = (const tf_block_q8_Ks *)(a + t * as) + b;
-            isum[t] = msum[t] = _mm512_setzero_si512();
+            isum[t] = isum16[t] = msum[t] = _mm512_setzero_si512();
             TF_UNROLL for (int k = 0; k < 4; k++) /* sum of min_j * (sub-block j's sum), exact */
                 msum[t] = _mm512_dpwssd_epi32(msum[t], byte_duo(k < 2 ? ml : mh, k & 1), _mm512_set1_epi32(y->pre[k]));
         }
@@ -153,7 +153,9 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
             TF_UNROLL for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
             TF_UNROLL for (int c = 0; c < 8; c++) {
                 __m512i v = chunk(words, 3 + 8 * g + c);
-                __m512i l = _mm512_and_si512(v, m4), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                /* the high nibbles in place, 16 times their value: one
+                 * op less per chunk; isum16 is divided by 16 once a block */
+                __m512i l = _mm512_and_si512(v, m4), h = _mm512_andnot_si512(m4, v);
                 TF_UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *yq = ((const tf_block_q8_Ks *)(a + t * as) + b)->q.qs + 64 * g + 4 * c;
                     lo[t] = _mm512_dpbusd_epi32(lo[t], l, bw(yq));
@@ -162,10 +164,15 @@ TF_ALWAYS void q4_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
             }
             /* sub-blocks 2g and 2g + 1 */
             __m512i sc0 = byte_of(g < 2 ? sl : sh, (2 * g) & 3), sc1 = byte_of(g < 2 ? sl : sh, (2 * g + 1) & 3);
-            TF_UNROLL for (int t = 0; t < NT; t++)
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sc0),
-                                                                     _mm512_mullo_epi32(hi[t], sc1)));
+            TF_UNROLL for (int t = 0; t < NT; t++) {
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(lo[t], sc0));
+                isum16[t] = _mm512_add_epi32(isum16[t], _mm512_mullo_epi32(hi[t], sc1));
+            }
         }
+        /* exact: every term of isum16 is a multiple of 16, and its
+         * magnitude stays below 4 x 32 x 16 x 15 x 128 x 63 < 2^31 */
+        TF_UNROLL for (int t = 0; t < NT; t++)
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_srai_epi32(isum16[t], 4));
         __m512 dw = halves(w), dm = halves(w + 32);
         TF_UNROLL for (int t = 0; t < NT; t++) {
             __m512 dy = _mm512_set1_ps(((const tf_block_q8_Ks *)(a + t * as) + b)->q.d);
@@ -196,13 +203,14 @@ TF_ALWAYS __m512i q6_K_vals(const uint8_t *q, int k)
 TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t as, float *out,
                          size_t os, const int NT)
 {
-    __m512 acc[4];
-    TF_UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    /* The totals live in out, not in registers: 8 tokens' sums and
+     * scaled sums take 16 of them already. */
+    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, _mm512_setzero_ps());
     for (int64_t b = 0; b < nb; b++, w += Q6_K_COL) {
         /* words (ref_pack.c): the scales 0..3, then per (n, c) from 4 +
          * 3 (8n + c): qh[32n + 4c..], ql[64n + 4c..], ql[64n + 32 + 4c..] */
         const uint8_t *words = w + 32; /* after d */
-        __m512i isum[4];
+        __m512i isum[8];
         TF_UNROLL for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
         /* One sub-block j = 8n + 2k + h (elements 128n + 32k + 16h..) at a
          * time: NT sums live, not 4 NT (the registers would spill). */
@@ -210,7 +218,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
             TF_UNROLL for (int h = 0; h < 2; h++)
                 TF_UNROLL for (int k = 0; k < 4; k++) {
                     int j = 8 * n + 2 * k + h;
-                    __m512i s[4];
+                    __m512i s[8];
                     TF_UNROLL for (int t = 0; t < NT; t++) /* -32 * bsum */
                         s[t] = _mm512_set1_epi32(((const tf_block_q8_Ks *)(a + t * as) + b)->pre[j]);
                     TF_UNROLL for (int c = 4 * h; c < 4 * h + 4; c++) {
@@ -227,9 +235,9 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
                 }
         __m512 dw = halves(w);
         TF_UNROLL for (int t = 0; t < NT; t++)
-            acc[t] = add_term(acc[t], dw, ((const tf_block_q8_Ks *)(a + t * as) + b)->q.d, isum[t]);
+            _mm512_storeu_ps(out + t * os, add_term(_mm512_loadu_ps(out + t * os), dw,
+                                                    ((const tf_block_q8_Ks *)(a + t * as) + b)->q.d, isum[t]));
     }
-    TF_UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + t * os, acc[t]);
 }
 
 /* ---- drivers ------------------------------------------------------------ */
@@ -267,7 +275,7 @@ TF_ALWAYS void q6_K_tile(int64_t nb, const uint8_t *w, const uint8_t *a, size_t 
 DEF_PACK(q4_0, q4_0_tile, TF_QK, Q4_0_COL, 8, CASES8(q4_0_tile))
 DEF_PACK(q8_0, q8_0_tile, TF_QK, Q8_0_COL, 8, CASES8(q8_0_tile))
 DEF_PACK(q4_K, q4_K_tile, TF_QK_K, Q4_K_COL, 4, CASES4(q4_K_tile))
-DEF_PACK(q6_K, q6_K_tile, TF_QK_K, Q6_K_COL, 4, CASES4(q6_K_tile))
+DEF_PACK(q6_K, q6_K_tile, TF_QK_K, Q6_K_COL, 8, CASES8(q6_K_tile))
 
 /* ---- F16: 16 lanes per row, the row kernel's chains -------------------
  * Each (row, token) keeps the row kernel's accumulator (lane j: elements

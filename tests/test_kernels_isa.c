@@ -389,7 +389,7 @@ static void test_packed(void **state)
 {
     (void)state;
     static const uint32_t pt[] = {TF_TYPE_Q4_0, TF_TYPE_Q8_0, TF_TYPE_Q4_K, TF_TYPE_Q6_K, TF_TYPE_F16};
-    static const int na[] = {1, 3, 4, 5, 8, 9, 13};
+    static const int na[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13}; /* every tile width, and tiles after a full one */
     uint64_t s = 7;
     int simd = 0;
     for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++)
