@@ -247,6 +247,42 @@ DEF32(q5_1, w_q5_1, a_q8_1, dot32m, 0)
 DEF32(q8_0, w_q8_0, a_q8_0, dot32, 128)
 DEF32(iq4_nl, w_iq4_nl, a_q8_0, dot32, 128)
 
+/* ---- Q8_0 activations: 32 floats as two 16-lane vectors -------------- */
+
+/* roundf exactly (ties away from zero): x - trunc(x) is exact in float. */
+TF_ALWAYS __m512 round_away16(__m512 x)
+{
+    __m512 t = _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_abs_ps(_mm512_sub_ps(x, t));
+    __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(x, _mm512_set1_ps(-0.0f)));
+    return _mm512_mask_add_ps(t, up, t, one);
+}
+
+/* The reference's quantizer (d = amax / 127, q = roundf(x / d) clamped to
+ * +-127, NaN to 0), half the vector operations of the AVX2 one: both
+ * levels give the same bytes. */
+static void from_float_q8_0(const float *src, void *dst, int64_t n)
+{
+    tf_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / TF_QK; i++, src += TF_QK) {
+        __m512 v0 = _mm512_loadu_ps(src), v1 = _mm512_loadu_ps(src + 16);
+        /* max_ps returns its second operand when the first is NaN: NaNs
+         * are skipped, as by the reference's "fabsf(x) > amax" */
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
+        float d = _mm512_reduce_max_ps(m) / 127;
+        __m512 id = _mm512_set1_ps(d != 0 ? 1.0f / d : 0.0f);
+        __m512 lim = _mm512_set1_ps(127.0f), nlim = _mm512_set1_ps(-127.0f);
+        TF_UNROLL for (int h = 0; h < 2; h++) {
+            __m512 r = round_away16(_mm512_mul_ps(h ? v1 : v0, id));
+            r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r); /* NaN -> 0 */
+            r = _mm512_min_ps(_mm512_max_ps(r, nlim), lim);
+            _mm_storeu_si128((__m128i *)(b[i].qs + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(r)));
+        }
+        b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
 /* ---- SwiGLU: act.h's exponential, 16 lanes at a time, masked tail ------ */
 
 TF_DEF_EXP_POLY(exp_poly16, 512, __m512, __m512i)
@@ -273,6 +309,7 @@ void tf_kernels_install_avx512(tf_type_kernels *t)
     TF_SET(t, TF_TYPE_Q5_1, q5_1);
     TF_SET(t, TF_TYPE_Q8_0, q8_0);
     TF_SET(t, TF_TYPE_IQ4_NL, iq4_nl);
+    t[TF_TYPE_Q8_0].from_float = from_float_q8_0;
 }
 
 #if defined(__clang__)
