@@ -1,5 +1,5 @@
 /* x86_avx2_pack.c - AVX2 products over packed weights (kernels.h, "Packed
- * weights") for Q4_0 and Q8_0, for CPUs without AVX-512.
+ * weights") for Q4_0, Q8_0, Q4_K and Q6_K, for CPUs without AVX-512.
  *
  * A 64-byte word chunk holds the same 4 weight bytes of the group's 16
  * rows; a 256-bit register takes half of it, 8 rows, so each group is
@@ -13,6 +13,7 @@
  *   Q8_0: the stored bytes are q xor 0x80; flipped back to signed q, |q|
  *         goes to maddubs and q's sign onto the activation (pairs at most
  *         2 * 128 * 127), one madd per word.
+ *   Q4_K, Q6_K: below, at their tiles.
  * Floats follow the reference vec_dot exactly - (d_w * d_y) * sum, added
  * block after block with separate multiplies and adds - so each element
  * equals tf_ref_pack_gemm bit for bit.
