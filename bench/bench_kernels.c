@@ -143,10 +143,21 @@ PEAK_FN(peak_vnni, "avx512f,avx512vnni", 128)
 #define LANE0(a) _mm256_cvtss_f32(a)
 #define OP(a) _mm256_fmadd_ps(a, _mm256_set1_ps(0.999f), _mm256_set1_ps(1e-4f))
 PEAK_FN(peak_fma256, "avx2,fma", 16)
+#undef V
+#undef INIT
+#undef LANE0
+#undef OP
+#define V __m256i
+#define INIT(i) _mm256_set1_epi16((short)((int)seed + (i)))
+#define LANE0(a) (float)_mm_cvtsi128_si32(_mm256_castsi256_si128(a))
+#define OP(a) _mm256_maddubs_epi16(_mm256_set1_epi8(3), a)
+PEAK_FN(peak_maddubs, "avx2", 64)
 
 /* One line per instruction kind this CPU has, single-threaded: the most
  * the kernels above could reach (2 flops per multiply-add; dpbusd counts
- * 4 multiply-adds per lane as 8 int ops, dpbf16ps 2 per lane as 4). */
+ * 4 multiply-adds per lane as 8 int ops, dpbf16ps 2 per lane as 4,
+ * maddubs 2 per int16 lane as 4 - the AVX2 kernels add a madd or an add
+ * per maddubs, so they reach less). */
 static void print_peaks(void)
 {
     const long N = 50000000;
@@ -154,6 +165,8 @@ static void print_peaks(void)
     printf("\narithmetic peak, one thread (12 independent chains):\n");
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         printf("  F32 FMA, 256-bit (vfmadd ymm)        %8.1f GFLOP/s\n", peak_fma256(N));
+    if (__builtin_cpu_supports("avx2"))
+        printf("  int8 pairs, 256-bit (vpmaddubsw ymm)  %8.1f GOP/s\n", peak_maddubs(N));
     if (__builtin_cpu_supports("avx512f"))
         printf("  F32 FMA, 512-bit (vfmadd zmm)        %8.1f GFLOP/s\n", peak_fma512(N));
     if (__builtin_cpu_supports("avx512bf16"))
