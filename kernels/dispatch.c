@@ -18,15 +18,15 @@
 #include <string.h>
 #include "ref.h"
 
-#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t, NULL, NULL }
+#define K(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, tf_ref_vec_dot_##t, tf_ref_gemm_##t, NULL, NULL, NULL, NULL }
 /* Activation-only formats: no dot of their own (see types.c). */
-#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL, NULL, NULL }
+#define A(t, vt) { tf_ref_to_float_##t, tf_ref_from_float_##t, vt, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* The pairing is the reference engine's: changing a vec_dot_type changes
  * the rounding of every matmul and breaks agreement with its logits. */
 static const tf_type_kernels g_ref[TF_TYPE_COUNT] = {
     [TF_TYPE_F32] = {tf_ref_to_float_f32, tf_ref_from_float_f32, TF_TYPE_F32, tf_ref_vec_dot_f32,
-                     tf_ref_gemm_f32, NULL, tf_ref_swiglu},
+                     tf_ref_gemm_f32, NULL, tf_ref_swiglu, tf_ref_add, tf_ref_rms_norm},
     [TF_TYPE_F16] = K(f16, TF_TYPE_F16),
     [TF_TYPE_BF16] = K(bf16, TF_TYPE_BF16),
     [TF_TYPE_Q4_0] = K(q4_0, TF_TYPE_Q8_0),

@@ -97,6 +97,16 @@ typedef void (*tf_pack_gemm_fn)(int64_t n, const void *wp, int ng, const void *a
  * on every level and for any split of the rows; out may alias g or u. */
 typedef void (*tf_swiglu_fn)(const float *g, const float *u, float *out, int64_t n);
 
+/* out[i] = a[i] + b[i], i < n; out may alias a or b. */
+typedef void (*tf_add_fn)(const float *a, const float *b, float *out, int64_t n);
+
+/* RMS norm of one row: out[i] = x[i] * s * w[i] with s = 1 / sqrt(mean of
+ * x^2 + eps), the squares summed in double in 8 interleaved partial sums
+ * (element i into sum i % 8) combined as ((0+1)+(2+3))+((4+5)+(6+7)).
+ * Every level keeps that order, so every level gives the same bits; out
+ * may alias x. */
+typedef void (*tf_rms_norm_fn)(const float *x, const float *w, float eps, float *out, int64_t n);
+
 typedef struct tf_type_kernels {
     tf_to_float_fn to_float;
     tf_from_float_fn from_float;
@@ -105,6 +115,8 @@ typedef struct tf_type_kernels {
     tf_gemm_fn gemm; /* NULL for the activation-only formats */
     tf_pack_gemm_fn pack_gemm; /* NULL: this level keeps the type's rows as they are */
     tf_swiglu_fn swiglu; /* the F32 row's: elementwise work on F32 activations */
+    tf_add_fn add;       /* the F32 row's */
+    tf_rms_norm_fn rms_norm; /* the F32 row's */
 } tf_type_kernels;
 
 /* Pick the best kernels for this CPU.  force_ref keeps the portable ones.

@@ -211,6 +211,8 @@ void tf_gemm_drive(tf_tile_fn tile, int tw, int ta, int64_t n, const void *w, si
                    const void *a, size_t as, int na, float *out, size_t os);
 
 void tf_ref_swiglu(const float *g, const float *u, float *out, int64_t n); /* ref_act.c */
+void tf_ref_add(const float *a, const float *b, float *out, int64_t n);  /* ref_act.c */
+void tf_ref_rms_norm(const float *x, const float *w, float eps, float *out, int64_t n); /* ref_act.c */
 
 /* ---- per-ISA overrides -------------------------------------------------
  * Each per-ISA file (compiled with its own -m flags, see ISA_FLAGS_ in the

@@ -1,6 +1,7 @@
-/* ref_act.c - the portable SwiGLU kernel: silu(g) * u = g / (1 + e^-g) * u
- * with the exponential of act.h, one element at a time.  The SIMD levels
- * compute each lane exactly like this. */
+/* ref_act.c - the portable F32 row kernels: SwiGLU, silu(g) * u = g / (1 +
+ * e^-g) * u with the exponential of act.h; the residual add; the RMS norm
+ * (kernels.h has the order of its sums).  One element at a time; the SIMD
+ * levels compute each lane exactly like this. */
 #include <math.h>
 #include "act.h"
 #include "ref.h"
@@ -37,4 +38,21 @@ void tf_ref_swiglu(const float *g, const float *u, float *out, int64_t n)
         }
         out[i] = g[i] / (1.0f + exp_poly(-g[i])) * u[i];
     }
+}
+
+void tf_ref_add(const float *a, const float *b, float *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+void tf_ref_rms_norm(const float *x, const float *w, float eps, float *out, int64_t n)
+{
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < n; i++)
+        p[i % 8] += (double)x[i] * x[i];
+    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
 }

@@ -401,9 +401,48 @@ static void swiglu(const float *g, const float *u, float *out, int64_t n)
     }
 }
 
+/* ---- residual add and RMS norm (kernels.h): the reference's operations,
+ * 8 lanes at a time; the norm's 8 partial sums are the lanes of two double
+ * vectors, so the bits match the reference ---------------------------- */
+
+static void add_rows(const float *a, const float *b, float *out, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+static void rms_norm(const float *x, const float *w, float eps, float *out, int64_t n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        s0 = _mm256_add_pd(s0, _mm256_mul_pd(lo, lo));
+        s1 = _mm256_add_pd(s1, _mm256_mul_pd(hi, hi));
+    }
+    double p[8];
+    _mm256_storeu_pd(p, s0);
+    _mm256_storeu_pd(p + 4, s1);
+    for (; i < n; i++)
+        p[i % 8] += (double)x[i] * x[i];
+    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    __m256 sv = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
 void TF_X86_INSTALL()(tf_type_kernels *t)
 {
     t[TF_TYPE_F32].swiglu = swiglu;
+    t[TF_TYPE_F32].add = add_rows;
+    t[TF_TYPE_F32].rms_norm = rms_norm;
     TF_SET(t, TF_TYPE_F32, f32);
     TF_SET(t, TF_TYPE_F16, f16);
     TF_SET(t, TF_TYPE_BF16, bf16);

@@ -20,6 +20,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
+#include <math.h>
 #include "x86_avx512.h"
 #include "act.h"
 
@@ -297,9 +298,44 @@ static void swiglu(const float *g, const float *u, float *out, int64_t n)
     }
 }
 
+/* ---- residual add and RMS norm (kernels.h): the reference's operations,
+ * 16 lanes at a time, masked tail; the norm's 8 partial sums are the
+ * lanes of one double vector, so the bits match the reference --------- */
+
+static void add_rows(const float *a, const float *b, float *out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+static void rms_norm(const float *x, const float *w, float eps, float *out, int64_t n)
+{
+    __m512d s = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+        s = _mm512_add_pd(s, _mm512_mul_pd(d, d));
+    }
+    double p[8];
+    _mm512_storeu_pd(p, s);
+    for (; i < n; i++)
+        p[i % 8] += (double)x[i] * x[i];
+    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    __m512 sv = _mm512_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sv),
+                                                        _mm512_maskz_loadu_ps(m, w + i)));
+    }
+}
+
 void tf_kernels_install_avx512(tf_type_kernels *t)
 {
     t[TF_TYPE_F32].swiglu = swiglu;
+    t[TF_TYPE_F32].add = add_rows;
+    t[TF_TYPE_F32].rms_norm = rms_norm;
     TF_SET(t, TF_TYPE_F32, f32);
     TF_SET(t, TF_TYPE_F16, f16);
     TF_SET(t, TF_TYPE_BF16, bf16);

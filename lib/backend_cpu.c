@@ -54,18 +54,10 @@ static void op_embed(cpu_state *s, const tf_node *nd, float *out, int32_t T, int
 
 void tf_cpu_rms_norm_row(const tf_node *nd, const float *x, float *out)
 {
-    const float *w = nd->w->data;
-    int64_t n = nd->ne0, i = 0;
-    /* Eight partial sums: one chain of dependent double adds was the
-     * norm's whole cost; the order is fixed, so results stay the same on
-     * every thread count. */
-    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) p[k] += (double)x[i + k] * x[i + k];
-    for (; i < n; i++) p[i % 8] += (double)x[i] * x[i];
-    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    float scale = 1.0f / sqrtf((float)(ss / n) + nd->fp[0]);
-    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+    /* Eight partial sums (kernels.h): one chain of dependent double adds
+     * was the norm's whole cost; the order is fixed, so results stay the
+     * same on every thread count and kernel level. */
+    tf_kernels_of(TF_TYPE_F32)->rms_norm(x, nd->w->data, nd->fp[0], out, nd->ne0);
 }
 
 static void op_rms_norm(const tf_node *nd, const float *x, float *out, int32_t T, int ith, int nth)
@@ -79,7 +71,8 @@ static void op_add(const float *a, const float *b, float *out, int64_t n, int it
 {
     int64_t lo, hi;
     tf_cpu_split(n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+    if (hi > lo)
+        tf_kernels_of(TF_TYPE_F32)->add(a + lo, b + lo, out + lo, hi - lo);
 }
 
 static void op_swiglu(const float *g, const float *u, float *out, int64_t n, int ith, int nth)

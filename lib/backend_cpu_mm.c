@@ -180,7 +180,7 @@ static void after_rows(cpu_state *s, int j, int32_t T, int64_t lo, int64_t hi)
     for (int32_t t = 0; t < T && hi > lo; t++) {
         size_t o = (size_t)t * (size_t)nd->ne0;
         if (nd->op == TF_OP_ADD)
-            for (int64_t r = lo; r < hi; r++) out[o + r] = a[o + r] + b[o + r];
+            tf_kernels_of(TF_TYPE_F32)->add(a + o + lo, b + o + lo, out + o + lo, hi - lo);
         else
             tf_kernels_of(TF_TYPE_F32)->swiglu(a + o + lo, b + o + lo, out + o + lo, hi - lo);
     }

@@ -497,6 +497,100 @@ static void test_quantizers(void **state)
 
 /* ---- SwiGLU -------------------------------------------------------------- */
 
+/* The residual add and the RMS norm: every level gives the reference's
+ * bits at every offset and length (tails included) and in place; the
+ * reference add is IEEE addition, the reference norm within 1e-6 of the
+ * norm computed in long double. */
+static void test_add_norm(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    uint64_t s = 91;
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b), *w = malloc(N * sizeof *w);
+    float *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
+    assert_true(a && b && w && want && got);
+    for (int i = 0; i < N; i++) {
+        a[i] = tu_randf(&s) * (i % 5 == 0 ? 3e3f : 2.0f);
+        b[i] = tu_randf(&s) * 2.0f;
+        w[i] = 0.5f + tu_randf(&s);
+    }
+    a[3] = NAN; b[4] = INFINITY; a[5] = -INFINITY; b[5] = INFINITY; a[6] = -0.0f; b[6] = 0.0f;
+    const tf_type_kernels *ref = tf_kernels_ref_of(TF_TYPE_F32);
+    assert_non_null(ref->add);
+    assert_non_null(ref->rms_norm);
+    ref->add(a, b, want, N);
+    for (int i = 0; i < N; i++) {
+        float e = a[i] + b[i];
+        if (memcmp(&e, &want[i], 4) != 0 && !(isnan(e) && isnan(want[i])))
+            fail_msg("ref add: element %d = %.9g, want %.9g", i, want[i], e);
+    }
+    static const int ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 2048, 5632, 5633};
+    for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) { /* ref norm against long double */
+        int n = ns[j];
+        long double ss = 0;
+        for (int i = 0; i < n; i++) ss += (long double)b[i] * b[i];
+        long double sc = 1.0L / sqrtl(ss / n + 1e-5L);
+        ref->rms_norm(b, w, 1e-5f, got, n);
+        for (int i = 0; i < n; i++) {
+            long double e = b[i] * sc * w[i];
+            if (fabsl(got[i] - e) > 1e-6L * fabsl(e) + 1e-30L)
+                fail_msg("ref rms_norm n %d: element %d = %.9g, want %.9Lg", n, i, got[i], e);
+        }
+    }
+    float *wn = malloc(N * sizeof *wn);
+    assert_non_null(wn);
+    int levels = 0;
+    for (int l = 0; l < N_LEVELS; l++) {
+        const tf_type_kernels *k = tf_kernels_level_of(k_levels[l], TF_TYPE_F32);
+        if (!k)
+            continue;
+        levels++;
+        for (int off = 0; off < 3; off++)
+            for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
+                int n = ns[j];
+                memset(got, 0x55, N * sizeof *got);
+                k->add(a + off, b + off, got + off, n);
+                for (int i = 0; i < N; i++) {
+                    bool inside = i >= off && i < off + n;
+                    uint32_t gb, wb, fill = 0x55555555;
+                    memcpy(&gb, &got[i], 4);
+                    memcpy(&wb, &want[i], 4);
+                    if (inside ? gb != wb && !(isnan(got[i]) && isnan(want[i])) : gb != fill)
+                        fail_msg("%s add off %d n %d: element %d = %.9g, ref %.9g%s", k_levels[l], off, n, i,
+                                 got[i], want[i], inside ? "" : " (written outside the range)");
+                }
+                ref->rms_norm(a + off + 7, w + off, 1e-6f, wn, n);
+                memset(got, 0x55, N * sizeof *got);
+                k->rms_norm(a + off + 7, w + off, 1e-6f, got + off, n);
+                if (memcmp(got + off, wn, (size_t)n * 4) != 0)
+                    fail_msg("%s rms_norm off %d n %d differs from ref", k_levels[l], off, n);
+                for (int i = 0; i < N; i++) {
+                    uint32_t gb;
+                    memcpy(&gb, &got[i], 4);
+                    if ((i < off || i >= off + n) && gb != 0x55555555)
+                        fail_msg("%s rms_norm off %d n %d: wrote element %d", k_levels[l], off, n, i);
+                }
+            }
+        /* in place: out over a (add), out over x (norm) */
+        memcpy(got, a, N * sizeof *got);
+        k->add(got, b, got, N);
+        for (int i = 0; i < N; i++)
+            if (memcmp(&got[i], &want[i], 4) != 0 && !(isnan(got[i]) && isnan(want[i])))
+                fail_msg("%s add in place: element %d = %.9g, ref %.9g", k_levels[l], i, got[i], want[i]);
+        ref->rms_norm(b, w, 1e-5f, wn, 5633);
+        memcpy(got, b, N * sizeof *got);
+        k->rms_norm(got, w, 1e-5f, got, 5633);
+        assert_memory_equal(got, wn, 5633 * sizeof *got);
+    }
+    printf("  add, rms_norm: %d levels equal the reference bit for bit\n", levels);
+    free(a);
+    free(b);
+    free(w);
+    free(wn);
+    free(want);
+    free(got);
+}
+
 /* Every level gives the reference's bits (NaN for NaN) for every element,
  * at every offset and length (the SIMD tails included), and the reference
  * is within 1e-6 relative of silu(g) * u computed in double. */
@@ -614,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_packed),
         cmocka_unit_test(test_quantizers),
         cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_add_norm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
