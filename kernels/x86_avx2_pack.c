@@ -109,18 +109,14 @@ TF_ALWAYS void q8_0_block(const uint8_t *w, int h, const uint8_t *a, size_t as, 
 #define Q4_K_COL (PR * 144)
 #define Q4_K_MAXT 3 /* 5 registers a token: 2 tokens 151 GFLOP/s, 3 162, 4 160 */
 
-/* Byte j of each lane of v, in both int16 halves of the lane. */
-TF_ALWAYS __m256i byte16x2(__m256i v, int j)
+/* Unsigned bytes i0 and i1 of each lane of v as the lane's int16 pair
+ * (one shuffle within each 128-bit half). */
+TF_ALWAYS __m256i ubyte_pair(__m256i v, int i0, int i1)
 {
-    __m256i x = _mm256_and_si256(_mm256_srli_epi32(v, 8 * j), _mm256_set1_epi32(0xff));
-    return _mm256_or_si256(x, _mm256_slli_epi32(x, 16));
-}
-
-/* Bytes 2k and 2k+1 of each lane of v as an int16 pair (low half first). */
-TF_ALWAYS __m256i byte_duo(__m256i v, int k)
-{
-    __m256i x = _mm256_and_si256(_mm256_srli_epi32(v, 16 * k), _mm256_set1_epi32(0xffff));
-    return _mm256_and_si256(_mm256_or_si256(x, _mm256_slli_epi32(x, 8)), _mm256_set1_epi32(0x00ff00ff));
+    const __m256i ctl = _mm256_setr_epi8(i0, -1, i1, -1, 4 + i0, -1, 4 + i1, -1, 8 + i0, -1, 8 + i1, -1,
+                                         12 + i0, -1, 12 + i1, -1, i0, -1, i1, -1, 4 + i0, -1, 4 + i1, -1,
+                                         8 + i0, -1, 8 + i1, -1, 12 + i0, -1, 12 + i1, -1);
+    return _mm256_shuffle_epi8(v, ctl);
 }
 
 #define YK(t) ((const tf_block_q8_Ks *)(a + (t) * as) + b)
@@ -141,10 +137,10 @@ TF_ALWAYS void q4_K_block(const uint8_t *w, int h, const uint8_t *a, size_t as, 
     __m256i isum[Q4_K_MAXT], msum[Q4_K_MAXT];
     TF_UNROLL for (int t = 0; t < NT; t++) {
         isum[t] = _mm256_setzero_si256();
-        msum[t] = _mm256_madd_epi16(byte_duo(ml, 0), _mm256_set1_epi32(YK(t)->pre[0]));
-        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(byte_duo(ml, 1), _mm256_set1_epi32(YK(t)->pre[1])));
-        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(byte_duo(mh, 0), _mm256_set1_epi32(YK(t)->pre[2])));
-        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(byte_duo(mh, 1), _mm256_set1_epi32(YK(t)->pre[3])));
+        msum[t] = _mm256_madd_epi16(ubyte_pair(ml, 0, 1), _mm256_set1_epi32(YK(t)->pre[0]));
+        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(ubyte_pair(ml, 2, 3), _mm256_set1_epi32(YK(t)->pre[1])));
+        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(ubyte_pair(mh, 0, 1), _mm256_set1_epi32(YK(t)->pre[2])));
+        msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(ubyte_pair(mh, 2, 3), _mm256_set1_epi32(YK(t)->pre[3])));
     }
     TF_UNROLL for (int g = 0; g < 4; g++) {
         __m256i lo[Q4_K_MAXT], hi[Q4_K_MAXT];
@@ -159,7 +155,8 @@ TF_ALWAYS void q4_K_block(const uint8_t *w, int h, const uint8_t *a, size_t as, 
             }
         }
         /* sub-blocks 2g and 2g + 1 */
-        __m256i sc0 = byte16x2(g < 2 ? sl : sh, (2 * g) & 3), sc1 = byte16x2(g < 2 ? sl : sh, (2 * g + 1) & 3);
+        int j0 = (2 * g) & 3, j1 = (2 * g + 1) & 3;
+        __m256i sc0 = ubyte_pair(g < 2 ? sl : sh, j0, j0), sc1 = ubyte_pair(g < 2 ? sl : sh, j1, j1);
         TF_UNROLL for (int t = 0; t < NT; t++)
             isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(lo[t], sc0),
                                                                  _mm256_madd_epi16(hi[t], sc1)));
