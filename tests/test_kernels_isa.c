@@ -327,7 +327,11 @@ static void test_gemm(void **state)
  * element must equal the reference vec_dot of the unpacked row with the
  * same activations bit for bit, from the level's pack_gemm and from the
  * portable tf_ref_pack_gemm alike. */
-static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na, bool bits,
+/* fill: -2 the rows are quantized random floats, -1 random bytes (scales
+ * 1), 0..255 every byte but the scales is fill and every activation row
+ * is constant, +1 or -1 by token (every activation quant at +-127): the
+ * largest sums the kernels' narrow accumulators must hold. */
+static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na, int fill,
                        uint64_t *s)
 {
     const tf_type_kernels *k = tf_kernels_level_of(lv, type), *ref = tf_kernels_ref_of(type);
@@ -339,8 +343,19 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
     size_t wrow = tf_row_size(type, n), ws = wrow + 8, arow = tf_row_size(vdt, n);
     size_t pas = tf_pack_act_row_size(type, n) + 40; /* padded act stride */
     uint8_t *w = NULL, *pw = xmalloc(wrow * nw), *a = xmalloc(arow * na), *pa = xmalloc(pas * na);
-    if (bits) {
-        uint8_t *r = random_weights(type, n / blck(type) * nw, s);
+    if (fill >= -1) {
+        int64_t nb = n / blck(type) * nw;
+        uint8_t *r = random_weights(type, nb, s);
+        if (fill >= 0) {
+            size_t bs = tf_type_traits_of(type)->size;
+            int off[2];
+            scale_fields(type, off);
+            memset(r, fill, nb * bs);
+            for (int64_t b = 0; b < nb; b++)
+                for (int f = 0; f < 2; f++)
+                    if (off[f] >= 0)
+                        put16(r + b * bs + off[f], H_ONE);
+        }
         w = xmalloc(ws * nw);
         for (int i = 0; i < nw; i++) memcpy(w + i * ws, r + i * wrow, wrow);
         free(r);
@@ -356,6 +371,8 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
         tf_pack_rows(type, w + (size_t)g * TF_PACK_ROWS * ws, ws, n, pw + (size_t)g * TF_PACK_ROWS * wrow);
     for (int t = 0; t < na; t++) {
         float *x = rand_floats(n, s);
+        for (int64_t i = 0; fill >= 0 && i < n; i++)
+            x[i] = t % 2 ? -1.0f : 1.0f;
         tf_kernels_of(vdt)->from_float(x, a + t * arow, n);
         tf_pack_act_from_float(type, x, pa + t * pas, n);
         free(x);
@@ -374,9 +391,8 @@ static void check_pack(const char *lv, uint32_t type, int64_t n, int ng, int na,
             float got = out[t * os + r], gref = ro[t * os + r];
             float want = oracle ? oracle->vec_dot(n, w + r * ws, a + t * arow) : gref;
             if (memcmp(&gref, &want, 4) != 0 || (k && k->pack_gemm && memcmp(&got, &want, 4) != 0))
-                fail_msg("%s %s packed n=%lld %dx%d%s: [%d,%d] %.9g (portable %.9g), vec_dot %.9g",
-                         lv, tf_type_name(type), (long long)n, nw, na, bits ? " bits" : "", r, t,
-                         got, gref, want);
+                fail_msg("%s %s packed n=%lld %dx%d fill %d: [%d,%d] %.9g (portable %.9g), vec_dot %.9g",
+                         lv, tf_type_name(type), (long long)n, nw, na, fill, r, t, got, gref, want);
         }
         for (size_t r = nw; r < os; r++)
             assert_true(out[t * os + r] == -12345.0f && ro[t * os + r] == -12345.0f);
@@ -414,9 +430,15 @@ static void test_packed(void **state)
             }
             for (int j = 0; j < 3; j++)
                 for (size_t m = 0; m < sizeof na / sizeof na[0]; m++) {
-                    check_pack(k_levels[l], pt[i], ns[j], 1 + (int)(m % 3), na[m], false, &s);
+                    check_pack(k_levels[l], pt[i], ns[j], 1 + (int)(m % 3), na[m], -2, &s);
                     if (!f16) /* random F16 bytes would be NaNs and infinities */
-                        check_pack(k_levels[l], pt[i], ns[j], 1, na[m], true, &s);
+                        check_pack(k_levels[l], pt[i], ns[j], 1, na[m], -1, &s);
+                }
+            if (!f16) /* the extremes: quants at their largest, activations at +-127 */
+                for (int f = 0; f < 4; f++) {
+                    static const int fills[4] = {0xff, 0x80, 0x7f, 0x00};
+                    check_pack(k_levels[l], pt[i], ns[2], 1, 1, fills[f], &s);
+                    check_pack(k_levels[l], pt[i], ns[2], 1, 9, fills[f], &s);
                 }
         }
     printf("  packed products == reference vec_dot: %d SIMD (level, type) pairs\n", simd);
