@@ -13,6 +13,9 @@
 #ifndef TF_ACT_H
 #define TF_ACT_H
 
+#include <math.h>
+#include <stdint.h>
+
 #define TF_EXP_LO (-87.0f)
 #define TF_EXP_HI 88.0f
 #define TF_LOG2E 1.44269504f
@@ -23,6 +26,19 @@
 #define TF_EXP_C4 (1.0f / 24)
 #define TF_EXP_C3 (1.0f / 6)
 #define TF_EXP_C2 0.5f
+
+/* The RMS norm's scale (tf_rms_norm_fn): p holds the 8 partial sums of
+ * squares of x[0..i), element k in p[k % 8] (the SIMD levels fill them
+ * 8 or 16 elements at a time); the rest of the row goes in the same way,
+ * then the sums combine in the one fixed order.  Every level ends here,
+ * so none can drift. */
+static inline float tf_rms_scale(double p[8], const float *x, int64_t i, int64_t n, float eps)
+{
+    for (; i < n; i++)
+        p[i % 8] += (double)x[i] * x[i];
+    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    return 1.0f / sqrtf((float)(ss / n) + eps);
+}
 
 /* The SIMD levels' version: W is the vector width in bits (256, 512), VT
  * and VI its float and integer vector types.  Written once so the levels

@@ -161,8 +161,9 @@ const tf_type_kernels *tf_kernels_ref_of(uint32_t id);
  * page apart, which measured half as fast from memory) and a prompt tile
  * of 4 rows reads one 4 KB run per block (a quad's chunks side by side in
  * 512-byte chunks measured 10% slower: they fell into a quarter of the L1
- * cache's sets); its product is the AVX-512 row kernel's, bit for bit.  The layout is the same on every level; the kernels using it are
- * per level (pack_gemm). */
+ * cache's sets); its product is the AVX-512 row kernel's, bit for bit.
+ * The layout is the same on every level; the kernels using it are per
+ * level (pack_gemm). */
 #define TF_PACK_ROWS 16
 
 /* Whether rows of n elements of type have a packed layout (pack_gemm may

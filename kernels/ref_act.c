@@ -49,10 +49,7 @@ void tf_ref_add(const float *a, const float *b, float *out, int64_t n)
 void tf_ref_rms_norm(const float *x, const float *w, float eps, float *out, int64_t n)
 {
     double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t i = 0; i < n; i++)
-        p[i % 8] += (double)x[i] * x[i];
-    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    float scale = tf_rms_scale(p, x, 0, n, eps);
     for (int64_t i = 0; i < n; i++)
         out[i] = x[i] * scale * w[i];
 }

@@ -13,7 +13,6 @@
 
 #include "pack.h"
 
-
 /* Each type's half-float scale fields are contiguous at the start or the
  * end of its block, so the other bytes - the words - are one run. */
 typedef struct {

@@ -427,10 +427,7 @@ static void rms_norm(const float *x, const float *w, float eps, float *out, int6
     double p[8];
     _mm256_storeu_pd(p, s0);
     _mm256_storeu_pd(p + 4, s1);
-    for (; i < n; i++)
-        p[i % 8] += (double)x[i] * x[i];
-    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    float scale = tf_rms_scale(p, x, i, n, eps);
     __m256 sv = _mm256_set1_ps(scale);
     for (i = 0; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(w + i)));

@@ -20,11 +20,16 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
-#include <math.h>
 #include "x86_avx512.h"
 #include "act.h"
 
 /* ---- float formats: 16 elements a step, masked tail ------------------ */
+
+/* The first min(left, 16) lanes (left > 0): a step's mask, tail or not. */
+TF_ALWAYS __mmask16 lanes16(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
 
 TF_ALWAYS __m512 ld_f32(const uint8_t *p, int64_t i, __mmask16 m)
 {
@@ -64,7 +69,7 @@ TF_ALWAYS __m512 ld_bf16(const uint8_t *p, int64_t i, __mmask16 m)
         for (; i + 16 <= n; i += 16)                                                        \
             FLOAT_STEP(LD, (__mmask16)0xffff);                                              \
         if (i < n) {                                                                        \
-            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                 \
+            __mmask16 m = lanes16(n - i);                                                    \
             FLOAT_STEP(LD, m);                                                              \
         }                                                                                   \
         TF_UNROLL for (int r = 0; r < RW; r++)                                              \
@@ -291,7 +296,7 @@ TF_DEF_EXP_POLY(exp_poly16, 512, __m512, __m512i)
 static void swiglu(const float *g, const float *u, float *out, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = lanes16(n - i);
         __m512 gv = _mm512_maskz_loadu_ps(m, g + i), uv = _mm512_maskz_loadu_ps(m, u + i);
         __m512 e = exp_poly16(_mm512_xor_ps(gv, _mm512_set1_ps(-0.0f)));
         _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), uv));
@@ -305,7 +310,7 @@ static void swiglu(const float *g, const float *u, float *out, int64_t n)
 static void add_rows(const float *a, const float *b, float *out, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = lanes16(n - i);
         _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
     }
 }
@@ -320,12 +325,9 @@ static void rms_norm(const float *x, const float *w, float eps, float *out, int6
     }
     double p[8];
     _mm512_storeu_pd(p, s);
-    for (; i < n; i++)
-        p[i % 8] += (double)x[i] * x[i];
-    double ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    __m512 sv = _mm512_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
+    __m512 sv = _mm512_set1_ps(tf_rms_scale(p, x, i, n, eps));
     for (i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = lanes16(n - i);
         _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sv),
                                                         _mm512_maskz_loadu_ps(m, w + i)));
     }
