@@ -21,6 +21,7 @@ static void model_free(tf_model *m)
     for (size_t i = 0; m->weights && i < m->n_weights; i++)
         free(m->weights[i].pack_mem);
     free(m->weights);
+    free(m->bf16_mem);
     free(m->names);
     free(m->layers);
     free(m->keys);
@@ -34,7 +35,7 @@ const char *tf_model_error(const tf_model *m) { (void)m; return tf_last_error();
 
 tf_model_params tf_model_default_params(void)
 {
-    tf_model_params p = {.backend = TF_BACKEND_CPU, .device = -1, .vocab_only = false};
+    tf_model_params p = {.backend = TF_BACKEND_CPU, .device = -1, .vocab_only = false, .f16_as_bf16 = false};
     return p;
 }
 
@@ -332,6 +333,54 @@ static bool check_data_alignment(tf_model *m, char *err, size_t errlen)
     return true;
 }
 
+static size_t n_elements(const tf_weight *w)
+{
+    return (size_t)(w->ne[0] * w->ne[1] * w->ne[2] * w->ne[3]);
+}
+
+/* Whether w is an F16 matrix f16_as_bf16 converts: not the token
+ * embedding, a row lookup (an output matrix tied to it multiplies one
+ * token per prompt unless every row's logits are asked for). */
+static bool is_f16_matrix(const tf_model *m, const tf_weight *w)
+{
+    return w->type == TF_TYPE_F16 && w->ne[1] > 1 && w != m->tok_embd;
+}
+
+/* params.f16_as_bf16: every F16 matrix becomes a BF16 copy in one block
+ * (rounded to nearest even through F32, which holds F16 exactly), so the
+ * backends see plain BF16 weights. */
+static tf_status f16_to_bf16(tf_model *m, char *err, size_t errlen)
+{
+    size_t bytes = 0;
+    float row[8192];
+    for (size_t i = 0; i < m->n_weights; i++)
+        if (is_f16_matrix(m, &m->weights[i])) bytes += 2 * n_elements(&m->weights[i]);
+    if (!bytes) return TF_OK;
+    m->bf16_mem = malloc(bytes);
+    if (!m->bf16_mem) {
+        tf_errf(err, errlen, "out of memory for the BF16 copy of the F16 matrices (%zu MiB)", bytes >> 20);
+        return TF_ERR_NOMEM;
+    }
+    const tf_type_kernels *from = tf_kernels_of(TF_TYPE_F16), *to = tf_kernels_of(TF_TYPE_BF16);
+    uint8_t *dst = m->bf16_mem;
+    for (size_t i = 0; i < m->n_weights; i++) {
+        tf_weight *w = &m->weights[i];
+        if (!is_f16_matrix(m, w)) continue;
+        size_t n = n_elements(w);
+        for (size_t j = 0; j < n; j += sizeof row / sizeof *row) {
+            int64_t k = (int64_t)(n - j < sizeof row / sizeof *row ? n - j : sizeof row / sizeof *row);
+            from->to_float((const uint16_t *)w->data + j, row, k);
+            to->from_float(row, (uint16_t *)dst + j, k);
+        }
+        tf_gguf_release(m->g, w->data, 2 * n); /* the file's pages are no longer read */
+        w->data = dst;
+        w->type = TF_TYPE_BF16;
+        w->row_bytes = tf_row_size(TF_TYPE_BF16, w->ne[0]);
+        dst += 2 * n;
+    }
+    return TF_OK;
+}
+
 static tf_status open_weights(tf_model *m, char *err, size_t errlen)
 {
     m->arch = tf_arch_find(m->arch_name);
@@ -358,7 +407,7 @@ static tf_status open_weights(tf_model *m, char *err, size_t errlen)
     }
     int rc = m->arch->load(m, err, errlen);
     if (rc) return rc > 0 ? (tf_status)rc : TF_ERR_FORMAT;
-    return TF_OK;
+    return m->params.f16_as_bf16 ? f16_to_bf16(m, err, errlen) : TF_OK;
 }
 
 tf_status tf_model_open(const char *path, const tf_model_params *params, tf_model **out)
@@ -373,6 +422,8 @@ tf_status tf_model_open(const char *path, const tf_model_params *params, tf_mode
     tf_model *m = calloc(1, sizeof *m);
     if (!m) return fail(m, TF_ERR_NOMEM, "out of memory");
     m->params = params ? *params : tf_model_default_params();
+    if (m->params.f16_as_bf16 && m->params.backend != TF_BACKEND_CPU)
+        return fail(m, TF_ERR_INVALID_ARG, "tf_model_open: f16_as_bf16 is a CPU backend option");
     int grc = tf_gguf_open_file(path, &m->g, err, sizeof err);
     if (grc != 0) return fail(m, (tf_status)grc, err);
     if (!tf_model_index_keys(m)) return fail(m, TF_ERR_NOMEM, "out of memory");
@@ -448,8 +499,8 @@ tf_status tf_model_tensor(const tf_model *m, size_t i, tf_tensor_info *out)
     const tf_weight *w = &m->weights[i];
     const tf_gguf_tensor *t = tf_gguf_tensor_at(m->g, i);
     out->name = w->name;
-    out->type = w->type;
-    out->type_name = tf_type_name(w->type);
+    out->type = t->type; /* as in the file, also when f16_as_bf16 converted it */
+    out->type_name = tf_type_name(t->type);
     out->n_dims = t->n_dims;
     memcpy(out->ne, w->ne, sizeof out->ne);
     out->bytes = t->size;

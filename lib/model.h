@@ -84,6 +84,7 @@ struct tf_model {
     const char **keys;  /* metadata keys, NUL-terminated (meta.c) */
     char *key_text;
     bool packed; /* the first CPU context made the packed copies (backend_cpu.c) */
+    void *bf16_mem; /* params.f16_as_bf16: the converted matrices' block */
 };
 
 bool tf_model_index_keys(tf_model *m);

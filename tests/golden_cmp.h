@@ -80,15 +80,21 @@ static inline bool is_float_model(const char *name)
     return strstr(name, "-f32") || strstr(name, "-f16");
 }
 
-/* Check one replay against the bounds; prints the measured errors. */
-static inline bool within_bounds(const char *label, const char *name, stats s)
+/* Check one replay against the float (f) or the quantized bounds; prints
+ * the measured errors. */
+static inline bool within_bounds_as(const char *label, const char *name, stats s, bool f)
 {
-    bool f = is_float_model(name);
     bool ok = f ? s.max < 5e-3 : (s.median < 4e-2 && s.max < 1e-1);
     ok = ok && s.argmax_bad == 0;
     printf("  %-34s %-12s rows %3d  max %.2e  median %.2e  argmax-mismatch %d  %s\n", name, label,
            s.rows, s.max, s.median, s.argmax_bad, ok ? "ok" : "OUT OF BOUNDS");
     return ok;
+}
+
+/* The bounds of name's tensor type. */
+static inline bool within_bounds(const char *label, const char *name, stats s)
+{
+    return within_bounds_as(label, name, s, is_float_model(name));
 }
 
 #endif

@@ -45,6 +45,8 @@ static const char *usage_text =
     "  -t N[,N...]        threads (default: all CPUs)\n"
     "  -r N               runs per test (default 3)\n"
     "  --backend cpu|vulkan  (default cpu)\n"
+    "  --bf16             round F16 matrices to BF16 at load (faster prompts on\n"
+    "                     CPUs with AVX512_BF16; the type column says \"as BF16\")\n"
     "  --json, --csv      machine-readable output instead of the table\n"
     "  --bw-mib N         bandwidth buffer in MiB (default 1024); 0: skip the test\n";
 
@@ -52,6 +54,7 @@ typedef struct opts {
     const char *model;
     int pp[MAX_LIST], n_pp, tg[MAX_LIST], n_tg, th[MAX_LIST], n_th;
     int reps, fmt; /* fmt 0: table, 1: json, 2: csv */
+    bool bf16;
     tf_backend_kind backend;
     long bw_mib;
 } opts;
@@ -109,6 +112,7 @@ static int parse(int argc, char **argv, opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 1; }
         if (!strcmp(a, "--json")) { o->fmt = 1; continue; }
         if (!strcmp(a, "--csv")) { o->fmt = 2; continue; }
+        if (!strcmp(a, "--bf16")) { o->bf16 = true; continue; }
         if (!v) { fprintf(stderr, "tinfer bench: '%s' needs a value (or is unknown)\n", a); return 2; }
         i++;
         bool ok = true;
@@ -422,6 +426,7 @@ int cmd_bench(int argc, char **argv)
     getloadavg(la[0], 3);
     tf_model_params mp = tf_model_default_params();
     mp.backend = o.backend;
+    mp.f16_as_bf16 = o.bf16;
     tf_model *m = NULL;
     if (tf_model_open(o.model, &mp, &m) != TF_OK) {
         fprintf(stderr, "tinfer bench: %s\n", tf_last_error());
@@ -429,6 +434,7 @@ int cmd_bench(int argc, char **argv)
     }
     minfo mi;
     describe(m, o.model, &mi);
+    if (o.bf16 && !strcmp(mi.type, "F16")) snprintf(mi.type, sizeof mi.type, "F16 as BF16");
     int max_pp = 0, max_tg = 0;
     for (int i = 0; i < o.n_pp; i++) max_pp = o.pp[i] > max_pp ? o.pp[i] : max_pp;
     for (int i = 0; i < o.n_tg; i++) max_tg = o.tg[i] > max_tg ? o.tg[i] : max_tg;

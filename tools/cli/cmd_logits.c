@@ -16,6 +16,7 @@ static const char *usage_text =
     "  -t N          threads (default: all CPUs)\n"
     "  --kv f16|f32  KV cache type (default f16)\n"
     "  --one-by-one  evaluate the prompt one token at a time too\n"
+    "  --bf16        round F16 matrices to BF16 at load (CPU only)\n"
     "  --backend cpu|vulkan  where to compute (default cpu)\n"
     "  --device N    Vulkan device index (default: the best)\n";
 
@@ -84,6 +85,7 @@ int cmd_logits(int argc, char **argv)
             else if (!strcmp(k, "f32")) cp.kv_type = TF_KV_F32;
             else { fprintf(stderr, "tinfer logits: --kv takes f16 or f32\n"); return 2; }
         } else if (!strcmp(a, "--one-by-one")) one_by_one = true;
+        else if (!strcmp(a, "--bf16")) mp.f16_as_bf16 = true;
         else if (!strcmp(a, "--backend") && more) {
             const char *b = argv[++i];
             if (!strcmp(b, "cpu")) mp.backend = TF_BACKEND_CPU;

@@ -27,6 +27,8 @@ static const char *usage_text =
     "  --chat             wrap the prompt in the model's chat template\n"
     "  --system TEXT      system message for --chat\n"
     "  --no-bos           don't add the BOS token\n"
+    "  --bf16             round F16 matrices to BF16 at load: faster prompts on CPUs\n"
+    "                     with AVX512_BF16, 3 fewer significand bits (CPU only)\n"
     "  --backend cpu|vulkan  where to compute (default cpu); vulkan prints its device on stderr\n"
     "  --device N         Vulkan device index (default: the best: discrete > integrated > CPU)\n";
 
@@ -60,6 +62,7 @@ static int parse(int argc, char **argv, run_opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 1; }
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
+        if (!strcmp(a, "--bf16")) { o->mp.f16_as_bf16 = true; continue; }
         if (!v) { fprintf(stderr, "tinfer run: '%s' needs a value (or is unknown)\n", a); return 2; }
         i++;
         char *end = NULL;
