@@ -12,6 +12,8 @@
 #     --venv DIR    use/keep this virtual environment (reuse saves the build)
 #     --from-source don't look for a prebuilt CPU wheel; build from the sdist
 #     --tinfer-only skip llama.cpp (checks the rest of the script)
+#     --bf16        tinfer rounds F16 matrices to BF16 (its opt-in; rows
+#                   say "tinfer --bf16"); llama.cpp runs the files as they are
 #
 # Installing: a prebuilt CPU wheel from the llama-cpp-python project's own
 # wheel index is tried first (https://abetlen.github.io/llama-cpp-python/
@@ -33,8 +35,9 @@ reps=3
 venv=""
 from_source=0
 tinfer_only=0
+tinfer_opt=""
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 num() { case $2 in ''|*[!0-9]*) echo "compare_llamacpp.sh: $1 needs a number, got '$2'" >&2; exit 2 ;; esac; }
 
 while [ $# -gt 0 ]; do
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
         venv=$2; shift 2 ;;
     --from-source) from_source=1; shift ;;
     --tinfer-only) tinfer_only=1; shift ;;
+    --bf16) tinfer_opt=--bf16; shift ;;
     --) shift; break ;;
     -*) echo "compare_llamacpp.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) break ;;
@@ -87,10 +91,10 @@ fi
 
 echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $threads threads, prompt $pp, decode $tg, $reps runs, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); llama-cpp-python ${llama_ver:-(skipped)}"
-echo "| model | test | tinfer t/s | llama.cpp t/s | tinfer / llama.cpp |"
+echo "| model | test | tinfer${tinfer_opt:+ $tinfer_opt} t/s | llama.cpp t/s | tinfer / llama.cpp |"
 echo "| --- | --- | ---: | ---: | ---: |"
 for m in "$@"; do
-    "$tinfer" bench -m "$m" -t "$threads" -p "$pp" -n "$tg" -r "$reps" --bw-mib 0 --csv > "$tmp/tf.csv"
+    "$tinfer" bench -m "$m" -t "$threads" -p "$pp" -n "$tg" -r "$reps" --bw-mib 0 --csv $tinfer_opt > "$tmp/tf.csv"
     # test,tps_median from the CSV (quoted fields may hold commas)
     python3 -c 'import csv, sys
 for r in csv.DictReader(open(sys.argv[1])): print(r["test"] + "," + r["tps_median"])' "$tmp/tf.csv" > "$tmp/tf"
