@@ -88,6 +88,25 @@ static void test_bench_json(void **state)
     assert_true(strncmp(changed, varied ? "true" : "false", varied ? 4 : 5) == 0);
 }
 
+/* --bf16 from the command line: bench names the type it computes, run
+ * with Vulkan refuses it with a message (a CPU option), and run on the CPU
+ * generates. */
+static void test_bf16_option(void **state)
+{
+    (void)state;
+    char cmd[2048], out[8192];
+    const char *f16 = tu_shared("models/tiny-llama-f16.gguf");
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 2 -r 1 -t 2 --bw-mib 0 --csv --bf16", tu_bin(), f16);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "F16 as BF16"));
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p hello -n 4 --temp 0 --bf16 --backend vulkan 2>&1", tu_bin(), f16);
+    assert_true(run_cmd(cmd, out, sizeof out) != 0);
+    assert_non_null(strstr(out, "f16_as_bf16 is a CPU backend option"));
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p hello -n 4 --temp 0 --bf16 -t 2 2>&1", tu_bin(), f16);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "generated 4 tokens"));
+}
+
 /* make install into a temp prefix, build the README example with
  * pkg-config, and check it generates what `tinfer run --temp 0` does. */
 static void test_install_and_example(void **state)
@@ -192,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_bench_json),
+        cmocka_unit_test(test_bf16_option),
         cmocka_unit_test(test_install_and_example),
         cmocka_unit_test(test_no_network),
         cmocka_unit_test(test_valgrind),
