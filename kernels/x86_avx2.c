@@ -298,6 +298,32 @@ static void from_float_f16(const float *src, void *dst, int64_t n)
         h[i] = tf_f2h(src[i]);
 }
 
+/* tf_f2bf 16 at a time in integer arithmetic (no rounding mode, no
+ * denormal flushing): round to nearest even on the bits, NaNs keep their
+ * top payload bits with the quiet bit set. */
+TF_ALWAYS __m256i f2bf8(__m256i u)
+{
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000),
+                  half = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, half), _mm256_and_si256(_mm256_srli_epi32(u, 16), one));
+    return _mm256_blendv_epi8(_mm256_srli_epi32(r, 16), _mm256_or_si256(_mm256_srli_epi32(u, 16), quiet), nan);
+}
+
+static void from_float_bf16(const float *src, void *dst, int64_t n)
+{
+    uint16_t *h = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = f2bf8(_mm256_loadu_si256((const __m256i *)(src + i))),
+                b = f2bf8(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        /* packus interleaves the 128-bit lanes: a0 b0 a1 b1 -> a0 a1 b0 b1 */
+        _mm256_storeu_si256((__m256i *)(h + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8));
+    }
+    for (; i < n; i++)
+        h[i] = tf_f2bf(src[i]);
+}
+
 /* F16C gives tf_h2f's value for every half but signalling NaNs, which it
  * quiets; tf_h2f keeps a NaN's payload as it is, so infinities and NaNs
  * (exponent 31) take tf_h2f's bits: sign | 0x7f800000 | payload << 13. */
@@ -454,6 +480,7 @@ void TF_X86_INSTALL()(tf_type_kernels *t)
     t[TF_TYPE_Q8_K].from_float = from_float_q8_K;
     t[TF_TYPE_F16].from_float = from_float_f16;
     t[TF_TYPE_F16].to_float = to_float_f16;
+    t[TF_TYPE_BF16].from_float = from_float_bf16;
 }
 
 #if defined(__clang__)

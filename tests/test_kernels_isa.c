@@ -465,6 +465,10 @@ static void test_quantizers(void **state)
     static const float edge[] = {6e-8f, 2.98e-8f, 5.96046448e-8f * 1.5f, 6.1e-5f, -3e-7f, 1e-9f,
                                  65504.0f, 65519.99f, 65520.0f, -70000.0f, 1e-45f};
     for (size_t j = 0; j < sizeof edge / sizeof edge[0]; j++) x[2001 + j] = edge[j];
+    /* BF16's: ties to even (down, then up), the largest float (to inf), a
+     * float subnormal (kept, not flushed) */
+    static const uint32_t bf_edge[] = {0x3f808000u, 0x3f818000u, 0xbf818000u, 0x7f7fffffu, 0x00012345u};
+    for (size_t j = 0; j < sizeof bf_edge / sizeof bf_edge[0]; j++) memcpy(&x[2100 + j], &bf_edge[j], 4);
     /* Q8_K's sign comes from the first element of the largest magnitude:
      * blocks with -m before +m, and +m before -m, in different vectors */
     x[2304 + 19] = -50.5f; x[2304 + 200] = 50.5f;
@@ -480,6 +484,16 @@ static void test_quantizers(void **state)
             tf_kernels_ref_of(at[i])->from_float(x, qr, n);
             if (memcmp(qf, qr, bytes) != 0)
                 fail_msg("%s %s quantizer differs from ref", k_levels[l], tf_type_name(at[i]));
+            /* the float formats convert any length: the SIMD tails */
+            for (int64_t m = n - 15; (at[i] == TF_TYPE_F16 || at[i] == TF_TYPE_BF16) && m < n; m += 2) {
+                memset(qf, 0, bytes);
+                memset(qr, 0, bytes);
+                f->from_float(x + 1, qf, m);
+                tf_kernels_ref_of(at[i])->from_float(x + 1, qr, m);
+                if (memcmp(qf, qr, bytes) != 0)
+                    fail_msg("%s %s conversion of %lld floats differs from ref", k_levels[l],
+                             tf_type_name(at[i]), (long long)m);
+            }
             free(qf);
             free(qr);
         }
@@ -506,13 +520,19 @@ static void test_quantizers(void **state)
     uint32_t snan[16];
     for (int j = 0; j < 16; j++) snan[j] = 0x7f812345u + (uint32_t)j * 0x2000u;
     for (int l = 0; l < N_LEVELS; l++) {
-        const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], TF_TYPE_F16);
+        const tf_type_kernels *f = tf_kernels_level_of(k_levels[l], TF_TYPE_F16),
+                              *b = tf_kernels_level_of(k_levels[l], TF_TYPE_BF16);
         uint16_t hf[16], hr[16];
         if (!f) continue;
         f->from_float((const float *)snan, hf, 16);
         tf_kernels_ref_of(TF_TYPE_F16)->from_float((const float *)snan, hr, 16);
         assert_memory_equal(hf, hr, sizeof hf);
         assert_int_equal(hr[0], 0x7e09); /* quiet, payload 0x012345 >> 13 */
+        /* BF16 too (f16_as_bf16 converts weights, which no arithmetic quieted) */
+        b->from_float((const float *)snan, hf, 16);
+        tf_kernels_ref_of(TF_TYPE_BF16)->from_float((const float *)snan, hr, 16);
+        assert_memory_equal(hf, hr, sizeof hf);
+        assert_int_equal(hr[0], 0x7fc1); /* quiet, top payload bits 0x01 */
     }
     free(x);
 }
