@@ -352,7 +352,7 @@ static bool is_f16_matrix(const tf_model *m, const tf_weight *w)
 static tf_status f16_to_bf16(tf_model *m, char *err, size_t errlen)
 {
     size_t bytes = 0;
-    float row[8192];
+    float row[1024]; /* 4 KiB: callers may run on small thread stacks */
     for (size_t i = 0; i < m->n_weights; i++)
         if (is_f16_matrix(m, &m->weights[i])) bytes += 2 * n_elements(&m->weights[i]);
     if (!bytes) return TF_OK;
