@@ -272,6 +272,11 @@ tf_weight *tf_model_weightf(tf_model *m, bool required, int n_dims, const int64_
     return tf_model_weight(m, name, required, n_dims, ne, err, errlen, failed);
 }
 
+static size_t n_elements(const tf_weight *w)
+{
+    return (size_t)(w->ne[0] * w->ne[1] * w->ne[2] * w->ne[3]);
+}
+
 static bool index_weights(tf_model *m, char *err, size_t errlen)
 {
     uint64_t n = tf_gguf_n_tensors(m->g), names = 0;
@@ -294,8 +299,7 @@ static bool index_weights(tf_model *m, char *err, size_t errlen)
         w->type = t->type;
         memcpy(w->ne, t->ne, sizeof w->ne);
         w->row_bytes = tf_row_size(t->type, t->ne[0]);
-        uint64_t nel = (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
-        m->n_params += nel;
+        m->n_params += n_elements(w);
         m->weight_bytes += t->size;
     }
     m->n_weights = n;
@@ -331,11 +335,6 @@ static bool check_data_alignment(tf_model *m, char *err, size_t errlen)
         }
     }
     return true;
-}
-
-static size_t n_elements(const tf_weight *w)
-{
-    return (size_t)(w->ne[0] * w->ne[1] * w->ne[2] * w->ne[3]);
 }
 
 /* Whether w is an F16 matrix f16_as_bf16 converts: not the token
